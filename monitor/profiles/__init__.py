@@ -1,0 +1,1 @@
+"""Firmware profiles: declarative sensor descriptions (firmware-profiles/*.toml) and codecs."""
