@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import BinaryIO
 
 import platformdirs
 
@@ -58,10 +59,12 @@ def recordings_dir() -> Path:
     return _private_dir(data_dir() / "recordings")
 
 
-def open_private(path: Path, mode: str = "xb"):
-    """Open a new file readable by the user only (0600), whatever the umask."""
-    flags = os.O_WRONLY | os.O_CREAT
-    flags |= os.O_EXCL if "x" in mode else (os.O_APPEND if "a" in mode else os.O_TRUNC)
+def open_private(path: Path, *, exclusive: bool = True) -> BinaryIO:
+    """Open a file for binary writing, readable by the user only (0600) whatever the umask.
+
+    `exclusive` refuses to replace an existing file; otherwise the file is truncated.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC)
     fd = os.open(path, flags, 0o600)
-    os.chmod(path, 0o600)
-    return os.fdopen(fd, mode.replace("x", "w") if "b" in mode else mode.replace("x", "w"))
+    os.fchmod(fd, 0o600)
+    return os.fdopen(fd, "wb")

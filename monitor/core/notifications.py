@@ -24,7 +24,7 @@ class Notification:
 
 @dataclass(frozen=True, slots=True)
 class NotificationBatch:
-    """`len(host_t_ns)` payloads of one characteristic; payload i is data[offsets[i]:offsets[i+1]]."""
+    """Payloads of one characteristic; payload i is `data[offsets[i]:offsets[i + 1]]`."""
 
     characteristic: str
     host_t_ns: NDArray[np.int64]

@@ -76,7 +76,7 @@ class SampleBlock:
         channels = blocks[0].channels
         for block in blocks:
             if block.channels != channels:
-                raise ValueError(f"cannot concat blocks with channels {channels} and {block.channels}")
+                raise ValueError(f"cannot concat channels {channels} with {block.channels}")
 
         def join(name: str) -> FloatArray | None:
             if name not in channels:

@@ -67,7 +67,7 @@ class Codec(ABC):
 
     @abstractmethod
     def decode(self, batch: NotificationBatch) -> DecodeResult:
-        """Decode notifications of one characteristic, in arrival order. Never raises on bad bytes."""
+        """Decode notifications of one characteristic in arrival order; never raise on bad bytes."""
 
     @abstractmethod
     def encode(self, block: SampleBlock) -> list[Notification]:
