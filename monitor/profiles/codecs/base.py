@@ -73,6 +73,14 @@ class Codec(ABC):
     def encode(self, block: SampleBlock) -> list[Notification]:
         """The notifications the real firmware would send for `block` (inverse of decode)."""
 
+    def session_preamble(self) -> list[Notification]:
+        """What the sensor answers to the start sequence that decoding depends on.
+
+        E.g. Polar's start response carrying FACTOR. The simulator records it and the fake BLE
+        peripheral sends it, so replayed and simulated streams decode like live ones.
+        """
+        return []
+
     def reset(self) -> None:  # noqa: B027 - stateless codecs need nothing
         """Forget per-stream state (previous timestamps, reassembly buffers): after a reconnect."""
 
