@@ -1,0 +1,583 @@
+"""Motion model of the virtual sensor: a scripted exercise session -> ideal IMU samples + truth.
+
+The moving body segment (thigh, pelvis, trunk) has its own frame S: x anterior, y to the
+subject's left, z superior (cranial), as in the anatomical standing position. Its orientation in
+the world (z up) is
+
+    R_seg(t) = R_neutral * Rot(axis, theta(t)) * Rot(shift_axis, phi(t))
+
+where `theta` is the exercise angle (the ground truth the analysis must recover) and `phi` a
+small off-axis posture shift. The sensor is strapped on with an arbitrary rotation R_mount
+(sensor frame -> S) at a lever arm r from the joint the segment turns about, so
+
+    gyro = R_mount^T w,    acc = R_mount^T (dw/dt x r + w x (w x r)) + R_sensor^T (0, 0, g)
+
+with w the segment's body-frame angular velocity. Every movement is a minimum-jerk profile, so
+angle, rate and angular acceleration are exact closed forms and the simulated gyro integrates
+to the truth angle. All arrays are computed vectorised over the whole session.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass
+from enum import IntEnum, StrEnum
+from pathlib import Path
+from typing import Annotated, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from scipy.spatial.transform import Rotation
+
+from monitor.core import GRAVITY, SampleBlock
+from monitor.errors import InputFileError
+
+Vec3 = tuple[float, float, float]
+FloatArray = NDArray[np.float64]
+
+# Earth's field in the world frame (z up), mid-latitude Europe: ~20 uT horizontal, ~44 uT down.
+EARTH_FIELD_UT = np.array([20.0, 0.0, -44.0])
+
+
+class Posture(StrEnum):
+    """Orientation of the segment's neutral pose relative to gravity."""
+
+    STANDING = "standing"
+    SUPINE = "supine"
+    PRONE = "prone"
+    SIDE_LYING = "side_lying"
+
+
+# Columns are the world directions of the segment's x (anterior), y (left), z (superior) axes.
+_POSTURE_MATRICES: dict[Posture, list[list[float]]] = {
+    Posture.STANDING: [[1, 0, 0], [0, 1, 0], [0, 0, 1]],
+    Posture.SUPINE: [[0, 0, 1], [0, -1, 0], [1, 0, 0]],
+    Posture.PRONE: [[0, 0, 1], [0, 1, 0], [-1, 0, 0]],
+    Posture.SIDE_LYING: [[0, 0, 1], [-1, 0, 0], [0, -1, 0]],
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ExerciseKind:
+    """How one exercise moves the segment the sensor sits on, and its default dose."""
+
+    segment: str
+    posture: Posture
+    axis: Vec3  # in the segment frame; positive theta = the exercise's direction
+    rom_deg: float
+    up_s: float
+    down_s: float
+    hold_s: float
+    lever_arm_m: Vec3  # joint -> sensor, segment frame
+    alternating: bool = False  # left/right sides in turn (positive theta = left)
+    neutral_offset_deg: float = 0.0  # start pose already turned about the axis (hook lying)
+
+
+_FLEX = (0.0, -1.0, 0.0)  # about the right-pointing axis: the distal end moves anteriorly
+_EXTEND = (0.0, 1.0, 0.0)
+
+EXERCISES: dict[str, ExerciseKind] = {
+    "knee_to_chest": ExerciseKind(
+        "thigh", Posture.SUPINE, _FLEX, 70, 2.0, 2.0, 5.0, (0.06, 0.0, -0.2), False, 45
+    ),
+    "hamstring_stretch": ExerciseKind(
+        "thigh", Posture.SUPINE, _FLEX, 60, 3.0, 3.0, 20.0, (0.06, 0.0, -0.2)
+    ),
+    "piriformis_stretch": ExerciseKind(
+        "thigh",
+        Posture.SUPINE,
+        (-0.35, -0.94, 0.0),
+        40,
+        3.0,
+        3.0,
+        20.0,
+        (0.06, 0.0, -0.2),
+        False,
+        45,
+    ),
+    "pelvic_tilt": ExerciseKind(
+        "pelvis", Posture.SUPINE, _EXTEND, 12, 1.5, 1.5, 3.0, (-0.08, 0.0, 0.1)
+    ),
+    "bridge": ExerciseKind("pelvis", Posture.SUPINE, _FLEX, 25, 2.0, 2.0, 5.0, (-0.1, 0.0, -0.45)),
+    "trunk_rotation": ExerciseKind(
+        "pelvis", Posture.SUPINE, (0.0, 0.0, 1.0), 40, 2.0, 2.0, 3.0, (-0.1, 0.1, 0.0), True
+    ),
+    "partial_situp": ExerciseKind(
+        "trunk", Posture.SUPINE, _EXTEND, 30, 1.5, 1.5, 2.0, (0.1, 0.0, 0.35)
+    ),
+    "cat_cow": ExerciseKind(
+        "trunk", Posture.PRONE, _EXTEND, 20, 2.0, 2.0, 3.0, (0.0, 0.0, 0.25), True
+    ),
+    "prone_press_up": ExerciseKind(
+        "trunk", Posture.PRONE, _FLEX, 30, 2.0, 2.0, 3.0, (-0.1, 0.0, 0.3)
+    ),
+    "generic": ExerciseKind(
+        "segment", Posture.STANDING, _EXTEND, 45, 1.5, 1.5, 0.0, (0.0, 0.0, 0.2)
+    ),
+}
+_ALIASES = {name.replace("_", "-"): name for name in EXERCISES} | {
+    "lower_trunk_rotation": "trunk_rotation",
+    "crunch": "partial_situp",
+    "sit_up": "partial_situp",
+    "press_up": "prone_press_up",
+}
+
+
+def exercise_kind(name: str) -> tuple[str, ExerciseKind]:
+    """The canonical id and definition of an exercise name (`knee-to-chest` = `knee_to_chest`)."""
+    key = _ALIASES.get(name, name.replace("-", "_"))
+    key = _ALIASES.get(key, key)
+    if key not in EXERCISES:
+        raise ValueError(f"unknown exercise {name!r}; known: {', '.join(sorted(EXERCISES))}")
+    return key, EXERCISES[key]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RepVariation(_Model):
+    """Override one rep of a set: an overdone, rushed or cut-short rep for testing warnings."""
+
+    set: int = Field(1, ge=1)
+    rep: int = Field(ge=1)
+    rom_deg: float | None = Field(None, gt=0, le=180)
+    up_s: float | None = Field(None, gt=0)
+    down_s: float | None = Field(None, gt=0)
+    hold_s: float | None = Field(None, ge=0)
+    peak_speed_dps: float | None = Field(None, gt=0, description="sets up_s/down_s")
+    label: str = Field("", description="copied into the truth, e.g. 'overdone', 'too_fast'")
+
+
+class RepsSegment(_Model):
+    """Sets of reps: move to the end range (minimum jerk), hold, return, rest."""
+
+    type: Literal["reps"] = "reps"
+    sets: int = Field(1, ge=1, le=20)
+    reps: int = Field(5, ge=1, le=200)
+    rom_deg: float | None = Field(None, gt=0, le=180, description="default: the exercise's")
+    rom_jitter_deg: float = Field(1.5, ge=0, description="per-rep random spread (sd)")
+    up_s: float | None = Field(None, gt=0)
+    down_s: float | None = Field(None, gt=0)
+    hold_s: float | None = Field(None, ge=0)
+    peak_speed_dps: float | None = Field(None, gt=0, description="sets up_s/down_s")
+    tempo_jitter: float = Field(0.05, ge=0, le=0.5, description="relative spread of durations")
+    rest_s: float = Field(2.0, ge=0, description="between reps")
+    set_rest_s: float = Field(20.0, ge=0, description="between sets")
+    hold_wobble_deg: float = Field(0.4, ge=0, description="sway while holding (sd)")
+    variations: list[RepVariation] = Field(default_factory=list)
+
+
+class IdleSegment(_Model):
+    """Lying or standing still apart from small posture shifts (about any axis)."""
+
+    type: Literal["idle"] = "idle"
+    duration_s: float = Field(10.0, gt=0)
+    shift_deg: float = Field(1.5, ge=0, description="size of posture shifts (sd)")
+    shift_every_s: float = Field(4.0, gt=0.5)
+
+
+Segment = Annotated[RepsSegment | IdleSegment, Field(discriminator="type")]
+
+
+class Noise(_Model):
+    acc_mps2: float = Field(0.02, ge=0, description="white noise sd per sample")
+    gyro_rads: float = Field(0.002, ge=0, description="white noise sd per sample")
+    mag_ut: float = Field(0.3, ge=0)
+    gyro_bias_dps: Vec3 | Literal["random"] = "random"
+    gyro_bias_sd_dps: float = Field(0.3, ge=0, description="spread of a random bias per axis")
+    acc_bias_mps2: Vec3 = (0.0, 0.0, 0.0)
+
+
+class Disconnect(_Model):
+    at_s: float = Field(ge=0)
+    duration_s: float = Field(gt=0)
+
+
+class Link(_Model):
+    """What the BLE link does to the notifications."""
+
+    drop_probability: float = Field(0.0, ge=0, lt=1, description="share of packets lost")
+    drop_burst: float = Field(1.0, ge=1, description="mean length of a loss burst (packets)")
+    disconnects: list[Disconnect] = Field(default_factory=list)
+    latency_ms: float = Field(20.0, ge=0)
+    jitter_ms: float = Field(8.0, ge=0, description="sd of the extra delivery delay")
+    connection_interval_ms: float = Field(15.0, gt=0, description="deliveries fall on events")
+    clock_drift_ppm: float = Field(25.0, description="sensor clock fast by this much")
+
+
+class MotionScript(_Model):
+    """A simulated session: exercise, dose, mounting, sensor errors and link faults."""
+
+    exercise: str = "knee_to_chest"
+    rate_hz: float = Field(100.0, ge=25, le=400, description="nearest the profile supports")
+    posture: Posture | None = None
+    axis: Vec3 | None = Field(None, description="segment-frame exercise axis override")
+    neutral_offset_deg: float | None = None
+    lever_arm_m: Vec3 | None = None
+    mounting_deg: Vec3 | Literal["random"] = Field(
+        (0.0, 0.0, 0.0), description="sensor on segment: roll, pitch, yaw (xyz, degrees)"
+    )
+    lead_in_s: float = Field(4.0, ge=0, description="still neutral pose first (calibration)")
+    lead_out_s: float = Field(2.0, ge=0)
+    segments: list[Segment] = Field(default_factory=lambda: [RepsSegment()])
+    noise: Noise = Field(default_factory=Noise)
+    link: Link = Field(default_factory=Link)
+    magnetometer: bool = True
+
+    @field_validator("exercise")
+    @classmethod
+    def _known_exercise(cls, value: str) -> str:
+        return exercise_kind(value)[0]
+
+    @field_validator("axis")
+    @classmethod
+    def _nonzero_axis(cls, value: Vec3 | None) -> Vec3 | None:
+        if value is not None and np.linalg.norm(value) < 1e-6:
+            raise ValueError("axis must not be the zero vector")
+        return value
+
+    @classmethod
+    def load(cls, path: Path) -> MotionScript:
+        """Read a script from TOML or JSON; errors name the file and the field."""
+        try:
+            text = path.read_text(encoding="utf-8")
+            data = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
+        except (OSError, UnicodeDecodeError, ValueError) as error:
+            raise InputFileError(f"{path}: cannot read motion script: {error}") from None
+        try:
+            return cls.model_validate(data)
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+            raise InputFileError(f"{path}: {where}: {first['msg']}") from None
+
+    @property
+    def kind(self) -> ExerciseKind:
+        return exercise_kind(self.exercise)[1]
+
+
+class Phase(IntEnum):
+    """What the segment is doing at a sample (truth labels)."""
+
+    IDLE = 0
+    REST = 1
+    UP = 2
+    HOLD = 3
+    DOWN = 4
+
+
+@dataclass(frozen=True, slots=True)
+class RepTruth:
+    set: int  # 1-based
+    rep: int  # 1-based within its set
+    number: int  # 1-based over the session
+    side: str  # "left" / "right" for alternating exercises, else ""
+    start_s: float
+    end_s: float
+    hold_start_s: float
+    hold_end_s: float
+    target_rom_deg: float
+    peak_angle_deg: float
+    peak_speed_dps: float
+    label: str
+
+    @property
+    def hold_s(self) -> float:
+        return self.hold_end_s - self.hold_start_s
+
+
+@dataclass(frozen=True, slots=True)
+class MotionTruth:
+    """Ground truth on the sample grid (t in seconds from the session start, sensor time)."""
+
+    t_s: FloatArray
+    angle_deg: FloatArray  # signed angle from neutral about the exercise axis
+    speed_dps: FloatArray
+    phase: NDArray[np.uint8]
+    set: NDArray[np.int32]  # 0 outside sets
+    rep: NDArray[np.int32]  # session rep number, 0 outside reps
+    reps: list[RepTruth]
+    axis_sensor: FloatArray  # the exercise axis in the sensor frame (unit)
+
+
+@dataclass(frozen=True, slots=True)
+class Motion:
+    samples: SampleBlock  # t_ns from 0, ideal + noise + bias, project units
+    clean: SampleBlock  # without noise and bias
+    truth: MotionTruth
+    gyro_bias_rads: FloatArray
+    mounting: Rotation
+
+
+class _Track:
+    """A piecewise minimum-jerk trajectory that tiles time from 0, with per-piece labels."""
+
+    def __init__(self) -> None:
+        self.starts: list[float] = []
+        self.durations: list[float] = []
+        self.begin: list[float] = []
+        self.end: list[float] = []
+        self.labels: list[tuple[int, int, int]] = []  # phase, set, rep number
+        self.now = 0.0
+        self.value = 0.0
+
+    def move(self, duration: float, target: float, label: tuple[int, int, int]) -> None:
+        if duration <= 0:
+            return
+        self.starts.append(self.now)
+        self.durations.append(duration)
+        self.begin.append(self.value)
+        self.end.append(target)
+        self.labels.append(label)
+        self.now += duration
+        self.value = target
+
+    def stay(self, duration: float, label: tuple[int, int, int]) -> None:
+        self.move(duration, self.value, label)
+
+    def evaluate(self, t: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, NDArray]:
+        """Value, first and second derivative at `t`, and the piece index of each sample."""
+        if not self.starts:
+            zeros = np.zeros_like(t)
+            return zeros, zeros, zeros, np.zeros(t.shape, dtype=np.int64)
+        starts = np.asarray(self.starts)
+        index = np.clip(np.searchsorted(starts, t, side="right") - 1, 0, len(starts) - 1)
+        duration = np.asarray(self.durations)[index]
+        tau = np.clip((t - starts[index]) / duration, 0.0, 1.0)
+        delta = np.asarray(self.end)[index] - np.asarray(self.begin)[index]
+        shape = tau**3 * (10 - 15 * tau + 6 * tau**2)
+        slope = 30 * tau**2 * (1 - tau) ** 2
+        curve = 60 * tau * (1 - tau) * (1 - 2 * tau)
+        value = np.asarray(self.begin)[index] + delta * shape
+        return value, delta * slope / duration, delta * curve / duration**2, index
+
+
+_MIN_JERK_PEAK = 1.875  # peak speed of a minimum-jerk move = 1.875 * distance / duration
+
+
+def _durations(
+    rom: float, up: float, down: float, speed: float | None, rng: np.random.Generator, jitter: float
+) -> tuple[float, float]:
+    if speed is not None:
+        up = down = _MIN_JERK_PEAK * rom / speed
+    spread = rng.normal(1.0, jitter, size=2).clip(0.7, 1.3) if jitter else np.ones(2)
+    return up * float(spread[0]), down * float(spread[1])
+
+
+def _script_tracks(
+    script: MotionScript, rng: np.random.Generator
+) -> tuple[_Track, _Track, list[dict]]:
+    """Exercise-angle track (degrees), off-axis shift track and the planned reps."""
+    kind = script.kind
+    main, shift = _Track(), _Track()
+    idle = (int(Phase.IDLE), 0, 0)
+    main.stay(script.lead_in_s, idle)
+    shift.stay(script.lead_in_s, idle)
+    planned: list[dict] = []
+    set_number = 0
+    for segment in script.segments:
+        if isinstance(segment, IdleSegment):
+            _idle(main, shift, segment, rng)
+            continue
+        for set_index in range(segment.sets):
+            set_number += 1
+            if set_index:
+                main.stay(segment.set_rest_s, idle)
+            for rep_index in range(segment.reps):
+                planned.append(
+                    _rep(main, kind, segment, set_number, set_index, rep_index, len(planned), rng)
+                )
+                last = rep_index == segment.reps - 1
+                if not last:
+                    main.stay(segment.rest_s, (int(Phase.REST), set_number, 0))
+        shift.stay(main.now - shift.now, idle)
+    main.stay(script.lead_out_s, idle)
+    shift.stay(main.now - shift.now, idle)
+    return main, shift, planned
+
+
+def _idle(main: _Track, shift: _Track, segment: IdleSegment, rng: np.random.Generator) -> None:
+    """Posture shifts: quick small moves about the exercise axis and an off axis, then still."""
+    label = (int(Phase.IDLE), 0, 0)
+    shift.stay(main.now - shift.now, label)
+    end = main.now + segment.duration_s
+    while main.now < end:
+        gap = min(segment.shift_every_s * rng.uniform(0.6, 1.4), end - main.now)
+        move = min(0.8, gap / 2)
+        main.move(move, float(rng.normal(0, segment.shift_deg * 0.5)), label)
+        shift.move(move, float(rng.normal(0, segment.shift_deg)), label)
+        main.stay(gap - move, label)
+        shift.stay(gap - move, label)
+    main.move(0.8, 0.0, label)
+    shift.move(0.8, 0.0, label)
+
+
+def _rep(
+    track: _Track,
+    kind: ExerciseKind,
+    segment: RepsSegment,
+    set_number: int,
+    set_index: int,
+    rep_index: int,
+    number_before: int,
+    rng: np.random.Generator,
+) -> dict:
+    variation = next(
+        (v for v in segment.variations if v.set == set_index + 1 and v.rep == rep_index + 1),
+        None,
+    )
+
+    def pick(name: str, default: float | None) -> float | None:
+        chosen = getattr(variation, name, None) if variation else None
+        if chosen is not None:
+            return chosen
+        own = getattr(segment, name, None)
+        return own if own is not None else default
+
+    rom = float(pick("rom_deg", kind.rom_deg))
+    if not (variation and variation.rom_deg is not None):
+        rom = max(1.0, rom + float(rng.normal(0, segment.rom_jitter_deg)))
+    up, down = _durations(
+        rom,
+        float(pick("up_s", kind.up_s)),
+        float(pick("down_s", kind.down_s)),
+        pick("peak_speed_dps", None),
+        rng,
+        0.0 if variation and variation.peak_speed_dps else segment.tempo_jitter,
+    )
+    hold = float(pick("hold_s", kind.hold_s))
+    number = number_before + 1
+    side = ""
+    sign = 1.0
+    if kind.alternating:
+        side = "left" if number % 2 else "right"
+        sign = 1.0 if side == "left" else -1.0
+    target = sign * rom
+    start = track.now
+    track.move(up, target, (int(Phase.UP), set_number, number))
+    hold_start = track.now
+    remaining = hold
+    while remaining > 1e-9:
+        piece = min(remaining, float(rng.uniform(0.8, 1.5)))
+        if remaining - piece < 0.4:
+            piece = remaining
+        sway = float(rng.normal(0, segment.hold_wobble_deg))
+        track.move(piece, target + sway, (int(Phase.HOLD), set_number, number))
+        remaining -= piece
+    hold_end = track.now
+    track.move(down, 0.0, (int(Phase.DOWN), set_number, number))
+    return {
+        "set": set_number,
+        "rep": rep_index + 1,
+        "number": number,
+        "side": side,
+        "start_s": start,
+        "end_s": track.now,
+        "hold_start_s": hold_start,
+        "hold_end_s": hold_end,
+        "target_rom_deg": rom,
+        "label": variation.label if variation else "",
+    }
+
+
+def _neutral(script: MotionScript, axis: FloatArray) -> Rotation:
+    kind = script.kind
+    posture = script.posture or kind.posture
+    offset = (
+        kind.neutral_offset_deg if script.neutral_offset_deg is None else script.neutral_offset_deg
+    )
+    base = Rotation.from_matrix(np.array(_POSTURE_MATRICES[posture], dtype=float))
+    return base * Rotation.from_rotvec(np.radians(offset) * axis)
+
+
+def _mounting(script: MotionScript, rng: np.random.Generator) -> Rotation:
+    if script.mounting_deg == "random":
+        return Rotation.random(rng=rng)
+    return Rotation.from_euler("xyz", script.mounting_deg, degrees=True)
+
+
+def _unit(vector: Vec3) -> FloatArray:
+    array = np.asarray(vector, dtype=float)
+    return array / np.linalg.norm(array)
+
+
+def synthesize(script: MotionScript, rate_hz: float, seed: int) -> Motion:
+    """Ideal and noisy IMU samples at `rate_hz` (sensor time from 0) plus the ground truth."""
+    rng = np.random.default_rng(seed)
+    kind = script.kind
+    axis = _unit(script.axis or kind.axis)
+    # Off-axis posture shifts turn about an axis perpendicular to the exercise axis.
+    helper = np.array([1.0, 0.0, 0.0]) if abs(axis[0]) < 0.9 else np.array([0.0, 0.0, 1.0])
+    shift_axis = np.cross(axis, helper)
+    shift_axis /= np.linalg.norm(shift_axis)
+    lever = np.asarray(script.lever_arm_m or kind.lever_arm_m, dtype=float)
+
+    main, shift, planned = _script_tracks(script, rng)
+    n = int(np.floor(main.now * rate_hz)) + 1
+    t = np.arange(n) / rate_hz
+    theta, theta_d, theta_dd, piece = main.evaluate(t)
+    phi, phi_d, phi_dd, _ = shift.evaluate(t)
+    theta, theta_d, theta_dd = np.radians(theta), np.radians(theta_d), np.radians(theta_dd)
+    phi, phi_d, phi_dd = np.radians(phi), np.radians(phi_d), np.radians(phi_dd)
+
+    mounting = _mounting(script, rng)
+    shift_rot = Rotation.from_rotvec(phi[:, None] * shift_axis)
+    segment = _neutral(script, axis) * Rotation.from_rotvec(theta[:, None] * axis) * shift_rot
+    sensor = segment * mounting
+
+    # Body-frame angular velocity and acceleration of the segment (closed form, see module doc).
+    axis_body = shift_rot.inv().apply(axis)
+    omega = axis_body * theta_d[:, None] + shift_axis * phi_d[:, None]
+    alpha = (
+        axis_body * theta_dd[:, None]
+        + shift_axis * phi_dd[:, None]
+        - np.cross(shift_axis, axis_body) * (phi_d * theta_d)[:, None]
+    )
+    linear = np.cross(alpha, lever) + np.cross(omega, np.cross(omega, lever))
+    to_sensor = mounting.inv()
+    gyro = to_sensor.apply(omega)
+    acc = to_sensor.apply(linear) + sensor.inv().apply([0.0, 0.0, GRAVITY])
+    mag = sensor.inv().apply(EARTH_FIELD_UT) if script.magnetometer else None
+
+    noise = script.noise
+    if noise.gyro_bias_dps == "random":
+        bias = np.radians(rng.normal(0.0, noise.gyro_bias_sd_dps, size=3))
+    else:
+        bias = np.radians(np.asarray(noise.gyro_bias_dps, dtype=float))
+    t_ns = np.round(t * 1e9).astype(np.int64)
+    clean = SampleBlock(t_ns=t_ns, acc=acc, gyro=gyro, mag=mag)
+    noisy = SampleBlock(
+        t_ns=t_ns,
+        acc=acc + np.asarray(noise.acc_bias_mps2) + rng.normal(0, noise.acc_mps2, (n, 3)),
+        gyro=gyro + bias + rng.normal(0, noise.gyro_rads, (n, 3)),
+        mag=None if mag is None else mag + rng.normal(0, noise.mag_ut, (n, 3)),
+    )
+
+    labels = np.asarray(main.labels, dtype=np.int32)[piece]
+    angle = np.degrees(theta)
+    speed = np.degrees(np.abs(theta_d))
+    reps = [_rep_truth(plan, t, angle, speed) for plan in planned]
+    truth = MotionTruth(
+        t_s=t,
+        angle_deg=angle,
+        speed_dps=speed,
+        phase=labels[:, 0].astype(np.uint8),
+        set=labels[:, 1],
+        rep=labels[:, 2],
+        reps=reps,
+        axis_sensor=to_sensor.apply(axis),
+    )
+    return Motion(samples=noisy, clean=clean, truth=truth, gyro_bias_rads=bias, mounting=mounting)
+
+
+def _rep_truth(plan: dict, t: FloatArray, angle: FloatArray, speed: FloatArray) -> RepTruth:
+    inside = (t >= plan["start_s"]) & (t <= plan["end_s"])
+    extreme = angle[inside][np.argmax(np.abs(angle[inside]))] if inside.any() else 0.0
+    return RepTruth(
+        peak_angle_deg=float(extreme),
+        peak_speed_dps=float(speed[inside].max()) if inside.any() else 0.0,
+        **plan,
+    )
