@@ -504,8 +504,94 @@ def _unit(vector: Vec3) -> FloatArray:
     return array / np.linalg.norm(array)
 
 
-def synthesize(script: MotionScript, rate_hz: float, seed: int) -> Motion:
-    """Ideal and noisy IMU samples at `rate_hz` (sensor time from 0) plus the ground truth."""
+@dataclass(frozen=True, slots=True)
+class MotionPlan:
+    """One scripted session, fixed by its seed; samples it at any instants.
+
+    Channels of one sensor can run at different rates (Polar H10 ACC 200 Hz, Verity GYRO 52 Hz):
+    each is sampled on its own grid from the same trajectory.
+    """
+
+    script: MotionScript
+    seed: int
+    main: _Track
+    shift: _Track
+    reps: list[RepTruth]
+    axis: FloatArray
+    shift_axis: FloatArray
+    lever: FloatArray
+    neutral: Rotation
+    mounting: Rotation
+    gyro_bias_rads: FloatArray
+
+    @property
+    def duration_s(self) -> float:
+        return self.main.now
+
+    def grid(self, rate_hz: float) -> FloatArray:
+        """Sample instants (s) at `rate_hz` over the whole session."""
+        return np.arange(int(np.floor(self.duration_s * rate_hz)) + 1) / rate_hz
+
+    def ideal(self, t_s: FloatArray) -> SampleBlock:
+        """Noise-free acc, gyro (and mag if scripted) at `t_s` (sensor time, s from start)."""
+        theta, theta_d, theta_dd = (np.radians(v) for v in self.main.evaluate(t_s)[:3])
+        phi, phi_d, phi_dd = (np.radians(v) for v in self.shift.evaluate(t_s)[:3])
+        axis, shift_axis = self.axis, self.shift_axis
+        shift_rot = Rotation.from_rotvec(phi[:, None] * shift_axis)
+        segment = self.neutral * Rotation.from_rotvec(theta[:, None] * axis) * shift_rot
+        sensor = segment * self.mounting
+
+        # Body-frame angular velocity and acceleration of the segment (closed form, module doc).
+        axis_body = shift_rot.inv().apply(axis)
+        omega = axis_body * theta_d[:, None] + shift_axis * phi_d[:, None]
+        alpha = (
+            axis_body * theta_dd[:, None]
+            + shift_axis * phi_dd[:, None]
+            - np.cross(shift_axis, axis_body) * (phi_d * theta_d)[:, None]
+        )
+        lever = self.lever
+        linear = np.cross(alpha, lever) + np.cross(omega, np.cross(omega, lever))
+        to_sensor = self.mounting.inv()
+        return SampleBlock(
+            t_ns=np.round(t_s * 1e9).astype(np.int64),
+            acc=to_sensor.apply(linear) + sensor.inv().apply([0.0, 0.0, GRAVITY]),
+            gyro=to_sensor.apply(omega),
+            mag=sensor.inv().apply(EARTH_FIELD_UT) if self.script.magnetometer else None,
+        )
+
+    def measured(self, ideal: SampleBlock, stream: int = 0) -> SampleBlock:
+        """`ideal` plus the scripted bias and white noise (own random stream per `stream`)."""
+        rng = np.random.default_rng([self.seed, 1, stream])
+        noise = self.script.noise
+        shape = (len(ideal), 3)
+
+        def noisy(values: FloatArray | None, sd: float, offset: object) -> FloatArray | None:
+            return None if values is None else values + offset + rng.normal(0.0, sd, shape)
+
+        return SampleBlock(
+            t_ns=ideal.t_ns,
+            acc=noisy(ideal.acc, noise.acc_mps2, np.asarray(noise.acc_bias_mps2)),
+            gyro=noisy(ideal.gyro, noise.gyro_rads, self.gyro_bias_rads),
+            mag=noisy(ideal.mag, noise.mag_ut, 0.0),
+        )
+
+    def truth(self, t_s: FloatArray) -> MotionTruth:
+        theta, theta_d, _, piece = self.main.evaluate(t_s)
+        labels = np.asarray(self.main.labels, dtype=np.int32)[piece]
+        return MotionTruth(
+            t_s=t_s,
+            angle_deg=theta,
+            speed_dps=np.abs(theta_d),
+            phase=labels[:, 0].astype(np.uint8),
+            set=labels[:, 1],
+            rep=labels[:, 2],
+            reps=self.reps,
+            axis_sensor=self.mounting.inv().apply(self.axis),
+        )
+
+
+def plan_motion(script: MotionScript, seed: int) -> MotionPlan:
+    """Lay out the session's trajectory, mounting and bias; deterministic for `seed`."""
     rng = np.random.default_rng(seed)
     kind = script.kind
     axis = _unit(script.axis or kind.axis)
@@ -513,71 +599,47 @@ def synthesize(script: MotionScript, rate_hz: float, seed: int) -> Motion:
     helper = np.array([1.0, 0.0, 0.0]) if abs(axis[0]) < 0.9 else np.array([0.0, 0.0, 1.0])
     shift_axis = np.cross(axis, helper)
     shift_axis /= np.linalg.norm(shift_axis)
-    lever = np.asarray(script.lever_arm_m or kind.lever_arm_m, dtype=float)
-
     main, shift, planned = _script_tracks(script, rng)
-    n = int(np.floor(main.now * rate_hz)) + 1
-    t = np.arange(n) / rate_hz
-    theta, theta_d, theta_dd, piece = main.evaluate(t)
-    phi, phi_d, phi_dd, _ = shift.evaluate(t)
-    theta, theta_d, theta_dd = np.radians(theta), np.radians(theta_d), np.radians(theta_dd)
-    phi, phi_d, phi_dd = np.radians(phi), np.radians(phi_d), np.radians(phi_dd)
-
     mounting = _mounting(script, rng)
-    shift_rot = Rotation.from_rotvec(phi[:, None] * shift_axis)
-    segment = _neutral(script, axis) * Rotation.from_rotvec(theta[:, None] * axis) * shift_rot
-    sensor = segment * mounting
-
-    # Body-frame angular velocity and acceleration of the segment (closed form, see module doc).
-    axis_body = shift_rot.inv().apply(axis)
-    omega = axis_body * theta_d[:, None] + shift_axis * phi_d[:, None]
-    alpha = (
-        axis_body * theta_dd[:, None]
-        + shift_axis * phi_dd[:, None]
-        - np.cross(shift_axis, axis_body) * (phi_d * theta_d)[:, None]
-    )
-    linear = np.cross(alpha, lever) + np.cross(omega, np.cross(omega, lever))
-    to_sensor = mounting.inv()
-    gyro = to_sensor.apply(omega)
-    acc = to_sensor.apply(linear) + sensor.inv().apply([0.0, 0.0, GRAVITY])
-    mag = sensor.inv().apply(EARTH_FIELD_UT) if script.magnetometer else None
-
     noise = script.noise
     if noise.gyro_bias_dps == "random":
         bias = np.radians(rng.normal(0.0, noise.gyro_bias_sd_dps, size=3))
     else:
         bias = np.radians(np.asarray(noise.gyro_bias_dps, dtype=float))
-    t_ns = np.round(t * 1e9).astype(np.int64)
-    clean = SampleBlock(t_ns=t_ns, acc=acc, gyro=gyro, mag=mag)
-    noisy = SampleBlock(
-        t_ns=t_ns,
-        acc=acc + np.asarray(noise.acc_bias_mps2) + rng.normal(0, noise.acc_mps2, (n, 3)),
-        gyro=gyro + bias + rng.normal(0, noise.gyro_rads, (n, 3)),
-        mag=None if mag is None else mag + rng.normal(0, noise.mag_ut, (n, 3)),
+    return MotionPlan(
+        script=script,
+        seed=seed,
+        main=main,
+        shift=shift,
+        reps=[_rep_truth(plan, main) for plan in planned],
+        axis=axis,
+        shift_axis=shift_axis,
+        lever=np.asarray(script.lever_arm_m or kind.lever_arm_m, dtype=float),
+        neutral=_neutral(script, axis),
+        mounting=mounting,
+        gyro_bias_rads=bias,
     )
 
-    labels = np.asarray(main.labels, dtype=np.int32)[piece]
-    angle = np.degrees(theta)
-    speed = np.degrees(np.abs(theta_d))
-    reps = [_rep_truth(plan, t, angle, speed) for plan in planned]
-    truth = MotionTruth(
-        t_s=t,
-        angle_deg=angle,
-        speed_dps=speed,
-        phase=labels[:, 0].astype(np.uint8),
-        set=labels[:, 1],
-        rep=labels[:, 2],
-        reps=reps,
-        axis_sensor=to_sensor.apply(axis),
+
+def synthesize(script: MotionScript, rate_hz: float, seed: int) -> Motion:
+    """Ideal and measured IMU samples at `rate_hz` (sensor time from 0) plus the ground truth."""
+    plan = plan_motion(script, seed)
+    t_s = plan.grid(rate_hz)
+    clean = plan.ideal(t_s)
+    return Motion(
+        samples=plan.measured(clean),
+        clean=clean,
+        truth=plan.truth(t_s),
+        gyro_bias_rads=plan.gyro_bias_rads,
+        mounting=plan.mounting,
     )
-    return Motion(samples=noisy, clean=clean, truth=truth, gyro_bias_rads=bias, mounting=mounting)
 
 
-def _rep_truth(plan: dict, t: FloatArray, angle: FloatArray, speed: FloatArray) -> RepTruth:
-    inside = (t >= plan["start_s"]) & (t <= plan["end_s"])
-    extreme = angle[inside][np.argmax(np.abs(angle[inside]))] if inside.any() else 0.0
-    return RepTruth(
-        peak_angle_deg=float(extreme),
-        peak_speed_dps=float(speed[inside].max()) if inside.any() else 0.0,
-        **plan,
-    )
+def _rep_truth(plan: dict, track: _Track) -> RepTruth:
+    """Peaks from the rep's pieces: a minimum-jerk move is monotone, extremes sit at its ends."""
+    mine = [i for i, label in enumerate(track.labels) if label[2] == plan["number"]]
+    ends = [track.end[i] for i in mine]
+    speeds = [
+        _MIN_JERK_PEAK * abs(track.end[i] - track.begin[i]) / track.durations[i] for i in mine
+    ]
+    return RepTruth(peak_angle_deg=max(ends, key=abs), peak_speed_dps=max(speeds), **plan)
