@@ -1,0 +1,52 @@
+"""The Textual app and the factory that builds it for the CLI and for the tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import App
+from textual.screen import Screen
+
+from monitor.tui.cues import CuePlayer
+from monitor.tui.feed import Scanner, SessionFeed
+from monitor.tui.screens import LiveScreen, PickSensorScreen, ReplayScreen
+from monitor.tui.screens.live import Translate
+
+
+class MonitorApp(App[None]):
+    """One session on screen: pick a sensor (optional), follow it live or replayed, summarise."""
+
+    CSS_PATH = Path(__file__).with_name("monitor.tcss")
+    TITLE = "backstretch monitor"
+    ENABLE_COMMAND_PALETTE = False
+
+    def __init__(
+        self,
+        *,
+        translate: Translate,
+        feed: SessionFeed | None = None,
+        scanner: Scanner | None = None,
+        voice: bool = False,
+        muted: bool = False,
+    ) -> None:
+        super().__init__()
+        if (feed is None) == (scanner is None):
+            raise ValueError("give exactly one of feed (a session) or scanner (pick a sensor)")
+        self.feed = feed
+        self.scanner = scanner
+        self.translate = translate
+        self.cues = CuePlayer(self.bell, voice=voice, muted=muted)
+
+    def session_screen(self, feed: SessionFeed) -> LiveScreen:
+        screen_class = ReplayScreen if feed.playback is not None else LiveScreen
+        return screen_class(feed, self.translate, self.cues)
+
+    def open_live(self, feed: SessionFeed) -> None:
+        self.feed = feed
+        self.switch_screen(self.session_screen(feed))
+
+    def get_default_screen(self) -> Screen[None]:
+        if self.feed is not None:
+            return self.session_screen(self.feed)
+        assert self.scanner is not None
+        return PickSensorScreen(self.scanner, self.open_live)

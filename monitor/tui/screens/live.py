@@ -1,0 +1,212 @@
+"""The live session screen; a replay is the same screen fed by a recording, plus playback keys."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Label
+
+from monitor.tui import cues
+from monitor.tui.feed import Command, FeedUpdate, SessionFeed, Severity
+from monitor.tui.messages import (
+    AngleRing,
+    ExerciseChanged,
+    FeedEnded,
+    FeedEvent,
+    HoldCompleted,
+    HoldProgress,
+    LinkChanged,
+    RepCounted,
+    SafetyWarning,
+    SetCompleted,
+    WarningView,
+)
+from monitor.tui.widgets import (
+    AnglePlot,
+    ExerciseHeader,
+    HoldTimer,
+    RepCount,
+    StatusBar,
+    WarningsPanel,
+)
+from monitor.tui.widgets.timefmt import clock
+
+FRAME_RATE_HZ = 20.0
+PLOT_WINDOW_S = 15.0
+# Seconds of angle kept for the plot at the highest rate we stream (2 sensors share one trace).
+_RING_CAPACITY = int(PLOT_WINDOW_S * 2 * 400)
+
+Translate = Callable[[object], Iterable[Message]]
+
+
+class LiveScreen(Screen[None]):
+    """Count, hold timer, angle plot, warnings and link status of one session."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("c", "command('calibrate')", "Calibrate"),
+        Binding("n", "command('next_exercise')", "Next"),
+        Binding("b", "command('previous_exercise')", "Prev"),
+        Binding("p", "pause", "Pause"),
+        Binding("m", "command('mark')", "Mark"),
+        Binding("v", "mute", "Mute"),
+        Binding("q", "finish", "Summary"),
+    ]
+
+    def __init__(self, feed: SessionFeed, translate: Translate, player: cues.CuePlayer) -> None:
+        super().__init__()
+        self.feed = feed
+        self.translate = translate
+        self.player = player
+        self.ring = AngleRing(_RING_CAPACITY)
+        self.samples_received = 0  # raw samples the feed delivered (the benchmark checks it)
+        self.ended = False
+
+    def compose(self) -> ComposeResult:
+        yield ExerciseHeader(id="exercise")
+        with Horizontal(id="progress"):
+            yield RepCount(id="reps")
+            with Vertical(id="progress-right"):
+                yield HoldTimer(id="hold")
+                yield Label("", id="last-event")
+        with Horizontal(id="middle"):
+            yield AnglePlot(self.ring, PLOT_WINDOW_S, id="plot")
+            yield WarningsPanel(id="warnings")
+        yield StatusBar(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#warnings").border_title = "warnings"
+        self.query_one("#plot").border_title = f"angle, last {PLOT_WINDOW_S:.0f} s"
+        self.show_exercise()
+        self.set_interval(1 / FRAME_RATE_HZ, self.query_one(AnglePlot).tick)
+        self.pump()
+
+    @work(exclusive=True, group="feed")
+    async def pump(self) -> None:
+        """Move the feed's updates into the ring buffer (samples) and messages (analysis)."""
+        async for update in self.feed.updates():
+            self.absorb(update)
+        self.post_message(FeedEnded("end of data"))
+
+    def absorb(self, update: FeedUpdate) -> None:
+        self.samples_received += update.samples
+        self.ring.extend(update.angle_t_s, update.angle_deg)
+        for event in update.analysis:
+            for message in self.translate(event):
+                self.post_message(message)
+        for event in update.events:
+            self.post_message(FeedEvent(event.t_ns / 1e9, str(event.kind), event.message))
+        if update.status is not None:
+            self.post_message(LinkChanged(update.status))
+
+    def show_exercise(self) -> None:
+        view = self.feed.exercise()
+        self.query_one(ExerciseHeader).show(view)
+        self.query_one(RepCount).show(
+            view.reps_done, view.reps_target, view.set_index, view.sets_total
+        )
+        self.query_one(AnglePlot).set_zone(view.target_deg, view.limit_deg)
+        if view.hold_s is None:
+            self.query_one(HoldTimer).show(0.0, None)
+
+    def note(self, t_s: float, text: str) -> None:
+        self.query_one("#last-event", Label).update(f"{clock(t_s)}  {text}")
+
+    @on(RepCounted)
+    def rep_counted(self, message: RepCounted) -> None:
+        self.show_exercise()
+        peak = f", peak {message.peak_deg:.0f}°" if message.peak_deg is not None else ""
+        self.note(message.t_s, f"rep {message.count}{peak}")
+        self.player.play(cues.REP, count=message.count)
+
+    @on(SetCompleted)
+    def set_completed(self, message: SetCompleted) -> None:
+        self.show_exercise()
+        self.note(message.t_s, f"set {message.set_index} complete: {message.reps} reps")
+        self.player.play(cues.SET_COMPLETE)
+
+    @on(HoldProgress)
+    def hold_progress(self, message: HoldProgress) -> None:
+        self.query_one(HoldTimer).show(message.held_s, message.target_s)
+
+    @on(HoldCompleted)
+    def hold_completed(self, message: HoldCompleted) -> None:
+        self.note(message.t_s, f"hold complete: {message.held_s:.1f} s")
+        self.player.play(cues.HOLD_COMPLETE)
+
+    @on(SafetyWarning)
+    def safety_warning(self, message: SafetyWarning) -> None:
+        self.query_one(WarningsPanel).add(message.warning)
+        self.player.play(cues.warning_cue(message.warning.kind))
+
+    @on(ExerciseChanged)
+    def exercise_changed(self) -> None:
+        self.show_exercise()
+
+    @on(LinkChanged)
+    def link_changed(self, message: LinkChanged) -> None:
+        self.query_one(StatusBar).show(message.status)
+
+    @on(FeedEvent)
+    def feed_event(self, message: FeedEvent) -> None:
+        severity = Severity.CAUTION if message.kind in ("disconnect", "gap") else Severity.INFO
+        view = WarningView(message.t_s, message.kind, severity, message.message)
+        self.query_one(WarningsPanel).add(view)
+
+    @on(FeedEnded)
+    def feed_ended(self, message: FeedEnded) -> None:
+        self.ended = True
+        self.notify(f"{message.reason}: press q for the summary", timeout=8)
+
+    def action_command(self, name: str) -> None:
+        self.notify(self.feed.command(Command(name)), timeout=3)
+        self.show_exercise()
+
+    def action_pause(self) -> None:
+        self.action_command("pause")
+
+    def action_mute(self) -> None:
+        self.notify("cues muted" if self.player.toggle_mute() else "cues on", timeout=2)
+
+    async def action_finish(self) -> None:
+        await self.feed.close()
+        self.workers.cancel_group(self, "feed")
+        from monitor.tui.screens.summary import SummaryScreen
+
+        self.app.switch_screen(SummaryScreen(self.feed.summary()))
+
+
+class ReplayScreen(LiveScreen):
+    """The live screen over a recording, with play/pause, speed and skip."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("p", "pause", "Pause", show=False),
+        Binding("space", "pause", "Play/pause"),
+        Binding("1", "speed(1)", "1x"),
+        Binding("2", "speed(2)", "2x"),
+        Binding("4", "speed(4)", "4x"),
+        Binding("0", "speed(0)", "Max"),
+        Binding("left", "skip(-10)", "-10s"),
+        Binding("right", "skip(10)", "+10s"),
+    ]
+
+    def action_pause(self) -> None:
+        assert self.feed.playback is not None
+        paused = self.feed.playback.toggle_pause()
+        self.notify("paused" if paused else "playing", timeout=2)
+
+    def action_speed(self, speed: int) -> None:
+        assert self.feed.playback is not None
+        self.feed.playback.set_speed(float(speed) if speed else None)
+        self.notify(f"speed {speed}x" if speed else "speed max", timeout=2)
+
+    def action_skip(self, seconds: int) -> None:
+        assert self.feed.playback is not None
+        self.feed.playback.skip(float(seconds))

@@ -1,0 +1,143 @@
+"""The segment angle over the last seconds, drawn in braille against the target zone and limit."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+from rich.text import Text
+from textual.widget import Widget
+
+from monitor.tui.messages import AngleRing
+
+# Braille dot bits for (row 0-3, column 0-1) within one character cell (Unicode U+2800 block).
+_DOT_BITS = np.array([[0x01, 0x08], [0x02, 0x10], [0x04, 0x20], [0x40, 0x80]], dtype=np.int64)
+_LABEL_WIDTH = 5
+
+
+def _value_range(
+    deg: NDArray[np.float64], target: tuple[float, float] | None, limit: float | None
+) -> tuple[float, float]:
+    finite = deg[np.isfinite(deg)]
+    values = [0.0]
+    if finite.size:
+        values += [float(finite.min()), float(finite.max())]
+    if target is not None:
+        values.extend(target)
+    if limit is not None:
+        values.append(limit)
+    low, high = min(values), max(values)
+    span = max(high - low, 10.0)
+    return low - 0.08 * span, high + 0.08 * span
+
+
+def render_angle_plot(
+    t_s: NDArray[np.float64],
+    deg: NDArray[np.float64],
+    *,
+    width: int,
+    height: int,
+    window_s: float,
+    target: tuple[float, float] | None = None,
+    limit: float | None = None,
+) -> Text:
+    """A `width` x `height` text plot of the last `window_s` seconds (newest at the right).
+
+    Rows inside the target zone get a green background, the limit row a red dashed line; the
+    trace is green in the zone, red beyond the limit. Pure: same input, same text.
+    """
+    plot_w = max(width - _LABEL_WIDTH, 1)
+    height = max(height, 1)
+    low, high = _value_range(deg, target, limit)
+    rows_px, cols_px = 4 * height, 2 * plot_w
+    grid = np.zeros((rows_px, cols_px), dtype=bool)
+    finite = np.isfinite(deg)
+    if finite.any():
+        finite &= t_s >= t_s[finite][-1] - window_s
+        t, d = t_s[finite], deg[finite]
+        x = np.clip(((t - (t[-1] - window_s)) / window_s * (cols_px - 1)).round(), 0, cols_px - 1)
+        y = np.clip(((high - d) / (high - low) * (rows_px - 1)).round(), 0, rows_px - 1)
+        x, y = x.astype(np.int64), y.astype(np.int64)
+        top = np.full(cols_px, rows_px, dtype=np.int64)
+        bottom = np.full(cols_px, -1, dtype=np.int64)
+        np.minimum.at(top, x, y)
+        np.maximum.at(bottom, x, y)
+        # Join each column to the previous sample's column so fast moves draw a continuous line.
+        prev = np.r_[y[0], y[:-1]]
+        np.minimum.at(top, x, prev)
+        np.maximum.at(bottom, x, prev)
+        rows = np.arange(rows_px)[:, None]
+        grid = (rows >= top[None, :]) & (rows <= bottom[None, :])
+    cells = (grid.reshape(height, 4, plot_w, 2) * _DOT_BITS[None, :, None, :]).sum(axis=(1, 3))
+
+    def row_value(row: int) -> float:
+        return high - (row + 0.5) / height * (high - low)
+
+    def row_of(value: float) -> int:
+        return int(np.clip((high - value) / (high - low) * height, 0, height - 1))
+
+    labels = {0: high, height - 1: low}
+    if target is not None:
+        labels[row_of(target[1])] = target[1]
+    if limit is not None:
+        labels[row_of(limit)] = limit
+    limit_row = row_of(limit) if limit is not None else -1
+    text = Text(no_wrap=True, overflow="crop")
+    for row in range(height):
+        value = row_value(row)
+        label = f"{labels[row]:>4.0f}°" if row in labels else " " * _LABEL_WIDTH
+        text.append(label[:_LABEL_WIDTH], style="dim")
+        in_zone = target is not None and target[0] <= value <= target[1]
+        beyond = limit is not None and value >= limit
+        trace_style = "bold red" if beyond else "bold green" if in_zone else "bold cyan"
+        background = " on #12361d" if in_zone else ""
+        for code in cells[row]:
+            if code:
+                text.append(chr(0x2800 + int(code)), style=trace_style + background)
+            elif row == limit_row:
+                text.append("┄", style="red" + background)
+            else:
+                text.append(" ", style=background.strip())
+        if row != height - 1:
+            text.append("\n")
+    return text
+
+
+class AnglePlot(Widget):
+    """Redrawn by the screen's frame timer from the shared `AngleRing`, never per sample."""
+
+    DEFAULT_CSS = """
+    AnglePlot { height: 1fr; min-height: 4; }
+    """
+
+    def __init__(self, ring: AngleRing, window_s: float = 15.0, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.ring = ring
+        self.window_s = window_s
+        self.target: tuple[float, float] | None = None
+        self.limit: float | None = None
+        self._drawn_version = -1
+        self.frames = 0  # redraws done, read by the benchmark
+
+    def set_zone(self, target: tuple[float, float] | None, limit: float | None) -> None:
+        self.target, self.limit = target, limit
+        self._drawn_version = -1
+        self.refresh()
+
+    def tick(self) -> None:
+        """Called by the frame timer: redraw only when new samples arrived."""
+        if self.ring.version != self._drawn_version:
+            self._drawn_version = self.ring.version
+            self.refresh()
+
+    def render(self) -> Text:
+        self.frames += 1
+        t, deg = self.ring.window(self.window_s)
+        return render_angle_plot(
+            t,
+            deg,
+            width=self.size.width,
+            height=self.size.height,
+            window_s=self.window_s,
+            target=self.target,
+            limit=self.limit,
+        )
