@@ -1,0 +1,112 @@
+"""A private system bus with BlueZoo on it: what bleak's BlueZ backend talks to in the tests."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import selectors
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+LAUNCHER = Path(__file__).with_name("bluezoo_launcher.py")
+STARTUP_TIMEOUT_S = 20.0
+
+# Anyone may own any name and talk to anyone: the bus lives in a private directory.
+BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path={socket}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_type="method_return"/>
+    <allow send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="signal"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+  </policy>
+</busconfig>
+"""
+
+
+def adapter_address(index: int) -> str:
+    """hci0 is the central; hci1.. host one fake peripheral each."""
+    return f"00:AA:01:00:00:{index:02X}"
+
+
+def _read_line(proc: subprocess.Popen[str], what: str, deadline: float) -> str:
+    assert proc.stdout is not None
+    with selectors.DefaultSelector() as selector:
+        selector.register(proc.stdout, selectors.EVENT_READ)
+        while time.monotonic() < deadline:
+            if selector.select(timeout=max(0.0, deadline - time.monotonic())):
+                line = proc.stdout.readline()
+                if not line:
+                    break
+                return line.strip()
+    stderr = proc.stderr.read() if proc.stderr and proc.poll() is not None else ""
+    raise RuntimeError(f"{what} did not start: {stderr.strip()[-2000:]}")
+
+
+@dataclass
+class BlueZMock:
+    """dbus-daemon + patched BlueZoo with `adapters` adapters; `stop()` ends both."""
+
+    adapters: int = 2
+    bus_address: str = ""
+    directory: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="bz")))
+    _processes: list[subprocess.Popen[str]] = field(default_factory=list)
+
+    def start(self) -> BlueZMock:
+        dbus_daemon = shutil.which("dbus-daemon")
+        if dbus_daemon is None:
+            raise RuntimeError("dbus-daemon not found: apt-get install dbus-daemon")
+        config = self.directory / "bus.conf"
+        config.write_text(BUS_CONFIG.format(socket=self.directory / "system_bus_socket"))
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        daemon = self._spawn(
+            [dbus_daemon, f"--config-file={config}", "--nofork", "--print-address"], os.environ
+        )
+        self.bus_address = _read_line(daemon, "dbus-daemon", deadline)
+        env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.bus_address)
+        launcher = self._spawn(
+            [sys.executable, str(LAUNCHER), *(adapter_address(i) for i in range(self.adapters))],
+            env,
+        )
+        if _read_line(launcher, "BlueZoo", deadline) != "READY":
+            raise RuntimeError("BlueZoo launcher did not report READY")
+        atexit.register(self.stop)
+        return self
+
+    def _spawn(self, argv: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+        process = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        )
+        self._processes.append(process)
+        return process
+
+    def stop(self) -> None:
+        for process in reversed(self._processes):
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+            for stream in (process.stdout, process.stderr):
+                if stream is not None:
+                    stream.close()
+        self._processes.clear()
+        shutil.rmtree(self.directory, ignore_errors=True)
+        atexit.unregister(self.stop)
