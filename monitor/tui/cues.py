@@ -14,6 +14,8 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from monitor.analysis.results import WarningKind
+
 
 @dataclass(frozen=True, slots=True)
 class Cue:
@@ -26,17 +28,21 @@ class Cue:
 REP = Cue("rep", (), "{count}", 1)
 HOLD_COMPLETE = Cue("hold_complete", (0.15,), "hold done", 2)
 SET_COMPLETE = Cue("set_complete", (0.15, 0.15), "set complete", 2)
-# One pattern per warning kind the analysis raises: long gaps then a burst, so they never sound
-# like progress cues (which are even-spaced).
+# One pattern per warning kind the analysis raises: bursts and long gaps, so they never sound like
+# progress cues (which are evenly spaced).
 WARNING_CUES = {
-    "beyond_limit": Cue("beyond_limit", (0.08, 0.08, 0.08), "too far, ease off", 5),
-    "too_fast": Cue("too_fast", (0.5, 0.08), "slow down", 4),
-    "hold_short": Cue("hold_short", (0.5, 0.5), "hold longer", 3),
-    "short_range": Cue("short_range", (0.5,), "a bit further", 3),
-    "overdo": Cue("overdo", (0.08, 0.08, 0.5, 0.08, 0.08), "enough, that set is done", 5),
-    "imbalance": Cue("imbalance", (0.3, 0.08), "even out both sides", 3),
-    "slipped": Cue("slipped", (0.08, 0.5, 0.08), "check the sensor strap", 4),
-    "signal_lost": Cue("signal_lost", (0.08, 0.5, 0.08, 0.5), "sensor signal lost", 4),
+    WarningKind.RANGE_LIMIT: Cue("range_limit", (0.08, 0.08, 0.08), "too far, ease off", 5),
+    WarningKind.TOO_MANY_REPS: Cue("too_many_reps", (0.08, 0.08, 0.5, 0.08), "enough reps", 5),
+    WarningKind.TOO_MANY_SETS: Cue(
+        "too_many_sets", (0.08, 0.08, 0.5, 0.08, 0.08), "enough sets for today", 5
+    ),
+    WarningKind.TOO_FAST: Cue("too_fast", (0.5, 0.08), "slow down", 4),
+    WarningKind.SENSOR_SLIPPED: Cue("sensor_slipped", (0.08, 0.5, 0.08), "check the strap", 4),
+    WarningKind.SIGNAL_LOST: Cue("signal_lost", (0.08, 0.5, 0.08, 0.5), "sensor signal lost", 4),
+    WarningKind.HOLD_RELEASED_EARLY: Cue("hold_released_early", (0.5, 0.5), "hold longer", 3),
+    WarningKind.SHORT_OF_TARGET: Cue("short_of_target", (0.5,), "a bit further", 3),
+    WarningKind.IMBALANCE: Cue("imbalance", (0.3, 0.08), "even out both sides", 3),
+    WarningKind.CALIBRATION: Cue("calibration", (0.3, 0.08, 0.08), "calibrate again", 3),
 }
 GENERIC_WARNING = Cue("warning", (0.3, 0.3, 0.3), "warning", 3)
 
@@ -81,6 +87,8 @@ class CuePlayer:
         self._stop_current()
         self.played.append(cue.name)
         self._playing = cue
+        if self.voice_command is None:
+            self._bell()  # the first bell at once; the rest of the rhythm follows
         self._task = asyncio.get_running_loop().create_task(self._sound(cue, words))
 
     def _stop_current(self) -> None:
@@ -91,7 +99,6 @@ class CuePlayer:
         if self.voice_command is not None:
             await self._speak(cue.phrase.format(**words))
             return
-        self._bell()
         for pause in cue.rhythm:
             await asyncio.sleep(pause)
             self._bell()
