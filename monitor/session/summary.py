@@ -1,0 +1,264 @@
+"""The session summary: what was done in one session, against what was prescribed.
+
+`SessionSummary` is the contract between analysis and everything that presents a finished session
+(exports, the history, the therapist report). It is versioned (`schema_version`) and its JSON Schema
+is committed next to this file (`summary.schema.json`); a test fails when the two drift. Regenerate
+the schema with `python -m monitor.session.summary`.
+
+Times inside a session are seconds from the session start; the start itself is an aware UTC
+datetime. Nothing here names a person: the input is referred to by its file name only.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Literal
+
+import numpy as np
+from numpy.typing import ArrayLike
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+SCHEMA_VERSION = 1
+SCHEMA_PATH = Path(__file__).with_name("summary.schema.json")
+
+# A hold counts as done when it reaches this share of the prescribed time (tolerates a late stop
+# of the hold timer by one sample or a reaction-time early release).
+HOLD_TOLERANCE = 0.9
+
+
+def _round3(value: float) -> float:
+    """Millisecond / millidegree precision: keeps exports readable and byte-stable."""
+    rounded = round(float(value), 3)
+    return 0.0 if rounded == 0 else rounded  # no "-0.0" in the output
+
+
+Seconds = Annotated[float, Field(ge=0), AfterValidator(_round3)]
+Degrees = Annotated[float, AfterValidator(_round3)]
+Rate = Annotated[float, Field(ge=0), AfterValidator(_round3)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SensorInfo(_Model):
+    """Which sensor produced the data and how it was decoded (no personal data)."""
+
+    profile: str = Field(description="Firmware profile id used to decode the data.")
+    model: str | None = Field(default=None, description="Sensor model, e.g. 'Polar Verity Sense'.")
+    device: str | None = Field(
+        default=None, description="Device identifier as advertised (BLE address or name)."
+    )
+    placement: str | None = Field(default=None, description="Where the sensor was worn.")
+    sample_rate_hz: Rate | None = None
+
+
+class ProgramRef(_Model):
+    """The therapist's program the session followed, if any."""
+
+    id: str
+    name: str | None = None
+    sessions_per_week: float | None = Field(
+        default=None, gt=0, description="Prescribed frequency; daily is 7."
+    )
+
+
+class SessionMeta(_Model):
+    start: AwareDatetime = Field(description="Session start, UTC.")
+    duration_s: Seconds
+    source: Literal["live", "replay", "import"] = Field(
+        description="live: streamed from a sensor; replay: re-analysed recording; import: CSV."
+    )
+    input_name: str | None = Field(
+        default=None, description="File name of the recording or CSV (no directory)."
+    )
+    sensor: SensorInfo
+    program: ProgramRef | None = None
+    monitor_version: str
+
+    @field_validator("start")
+    @classmethod
+    def _to_utc(cls, value: datetime) -> datetime:
+        return value.astimezone(UTC)
+
+    @field_validator("input_name")
+    @classmethod
+    def _name_only(cls, value: str | None) -> str | None:
+        return None if value is None else Path(value).name
+
+
+class Prescription(_Model):
+    """The dose the program asks for; every field optional (a free session has none)."""
+
+    sets: int | None = Field(default=None, ge=1)
+    reps: int | None = Field(default=None, ge=1, description="Reps per set.")
+    hold_s: Seconds | None = None
+    rest_s: Seconds | None = None
+    target_deg: Degrees | None = Field(default=None, description="Range-of-motion target.")
+    limit_deg: Degrees | None = Field(default=None, description="Range beyond which it warns.")
+    max_speed_dps: Rate | None = None
+
+
+class Rep(_Model):
+    index: int = Field(ge=1, description="1-based within its set.")
+    start_s: Seconds
+    end_s: Seconds
+    peak_angle_deg: Degrees
+    hold_s: Seconds = 0.0
+    peak_speed_dps: Rate
+    side: Literal["left", "right"] | None = None
+    flags: tuple[str, ...] = Field(
+        default=(), description="What went wrong with this rep, e.g. too_fast, range_limit."
+    )
+
+
+class SetSummary(_Model):
+    index: int = Field(ge=1)
+    start_s: Seconds
+    end_s: Seconds
+    reps: tuple[Rep, ...]
+
+
+class Adherence(_Model):
+    """Done against prescribed; `None` where the prescription does not say."""
+
+    sets_done: int
+    sets_prescribed: int | None
+    reps_done: int
+    reps_prescribed: int | None = Field(description="Total over all prescribed sets.")
+    holds_done: int = Field(description="Reps whose hold reached the prescribed time.")
+    hold_s_prescribed: Seconds | None
+    hold_s_mean: Seconds | None = Field(description="Mean hold over the reps.")
+    completion: float | None = Field(
+        description="reps_done / reps_prescribed; above 1 means more than prescribed."
+    )
+
+
+class ExerciseSummary(_Model):
+    exercise_id: str
+    name: str
+    mode: str = Field(default="reps", description="reps, hold or reps_with_hold.")
+    start_s: Seconds
+    end_s: Seconds
+    prescription: Prescription | None = None
+    sets: tuple[SetSummary, ...]
+    adherence: Adherence
+
+    @property
+    def reps(self) -> tuple[Rep, ...]:
+        return tuple(rep for s in self.sets for rep in s.reps)
+
+    @property
+    def peak_angle_deg(self) -> float | None:
+        """Range of motion reached: the largest peak over all reps."""
+        return max((rep.peak_angle_deg for rep in self.reps), default=None)
+
+
+class WarningEntry(_Model):
+    kind: str = Field(description="e.g. range_limit, too_fast, hold_released_early.")
+    t_s: Seconds
+    message: str
+    exercise_id: str | None = None
+
+
+class Gap(_Model):
+    start_s: Seconds
+    duration_s: Seconds
+    reason: str
+
+
+class Calibration(_Model):
+    """The reference the angles are measured from (neutral pose and axis of motion)."""
+
+    method: str = Field(description="'explicit' (guided neutral pose) or 'self' (from the data).")
+    at_s: Seconds = Field(description="When the calibration completed.")
+    neutral_gravity: tuple[float, float, float] | None = Field(
+        default=None, description="Gravity direction at neutral, sensor frame (unit vector)."
+    )
+    axis: tuple[float, float, float] | None = Field(
+        default=None, description="Axis of motion, sensor frame (unit vector)."
+    )
+    range_deg: Degrees | None = Field(default=None, description="Range of the calibration move.")
+    plane_quality: float | None = Field(
+        default=None, ge=0, le=1, description="1: vertical plane (reliable), 0: horizontal."
+    )
+
+
+class AngleTrace(_Model):
+    """The segment angle over the session, decimated for charts (not for re-analysis)."""
+
+    t_s: tuple[Seconds, ...]
+    angle_deg: tuple[Degrees, ...]
+
+    @field_validator("angle_deg")
+    @classmethod
+    def _finite(cls, values: tuple[float, ...]) -> tuple[float, ...]:
+        if not all(math.isfinite(v) for v in values):
+            raise ValueError("angle trace must be finite")
+        return values
+
+
+class SessionSummary(_Model):
+    schema_version: Literal[1] = SCHEMA_VERSION
+    session: SessionMeta
+    calibration: Calibration | None = None
+    exercises: tuple[ExerciseSummary, ...] = ()
+    warnings: tuple[WarningEntry, ...] = ()
+    gaps: tuple[Gap, ...] = ()
+    trace: AngleTrace | None = None
+
+    @property
+    def rep_count(self) -> int:
+        return sum(ex.adherence.reps_done for ex in self.exercises)
+
+    def to_json(self) -> str:
+        """Canonical JSON text (two-space indent, trailing newline): the `json` export format."""
+        return self.model_dump_json(indent=2) + "\n"
+
+
+def adherence(sets: Sequence[SetSummary], prescription: Prescription | None) -> Adherence:
+    """Done against prescribed for one exercise."""
+    reps = [rep for s in sets for rep in s.reps]
+    p = prescription or Prescription()
+    reps_prescribed = p.reps * (p.sets or 1) if p.reps is not None else None
+    holds_done = sum(rep.hold_s >= HOLD_TOLERANCE * p.hold_s for rep in reps) if p.hold_s else 0
+    return Adherence(
+        sets_done=len(sets),
+        sets_prescribed=p.sets,
+        reps_done=len(reps),
+        reps_prescribed=reps_prescribed,
+        holds_done=holds_done,
+        hold_s_prescribed=p.hold_s,
+        hold_s_mean=sum(rep.hold_s for rep in reps) / len(reps) if reps else None,
+        completion=round(len(reps) / reps_prescribed, 3) if reps_prescribed else None,
+    )
+
+
+def decimate_trace(t_s: ArrayLike, angle_deg: ArrayLike, *, max_points: int = 1500) -> AngleTrace:
+    """A chart-sized `AngleTrace`: non-finite samples dropped, then every k-th sample so at most
+    `max_points` remain."""
+    t = np.asarray(t_s, dtype=np.float64)
+    angle = np.asarray(angle_deg, dtype=np.float64)
+    finite = np.isfinite(angle) & np.isfinite(t)
+    t, angle = t[finite], angle[finite]
+    step = max(1, math.ceil(len(t) / max_points))
+    return AngleTrace(t_s=tuple(t[::step].tolist()), angle_deg=tuple(angle[::step].tolist()))
+
+
+def json_schema() -> str:
+    """The committed JSON Schema text for `SessionSummary`."""
+    return json.dumps(SessionSummary.model_json_schema(), indent=2, sort_keys=True) + "\n"
+
+
+def load_summary(text: str) -> SessionSummary:
+    """Parse a summary JSON document (as written by `SessionSummary.to_json`)."""
+    return SessionSummary.model_validate_json(text)
+
+
+if __name__ == "__main__":
+    SCHEMA_PATH.write_text(json_schema(), encoding="utf-8")
+    print(f"wrote {SCHEMA_PATH}")

@@ -1,0 +1,126 @@
+"""The session summary model: committed schema, round trip, adherence, privacy of the metadata."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from monitor.session import summary as summary_module
+from monitor.session.summary import (
+    Prescription,
+    Rep,
+    SessionSummary,
+    SetSummary,
+    adherence,
+    decimate_trace,
+    load_summary,
+)
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "golden" / "session.json"
+
+
+def test_committed_schema_matches_the_model():
+    committed = summary_module.SCHEMA_PATH.read_text(encoding="utf-8")
+    assert committed == summary_module.json_schema(), (
+        "summary.schema.json is stale: run `python -m monitor.session.summary` and commit it"
+    )
+
+
+def test_schema_is_versioned_and_rejects_unknown_versions():
+    data = json.loads(SAMPLE.read_text(encoding="utf-8"))
+    assert data["schema_version"] == summary_module.SCHEMA_VERSION
+    data["schema_version"] = summary_module.SCHEMA_VERSION + 1
+    with pytest.raises(ValidationError, match="schema_version"):
+        SessionSummary.model_validate(data)
+
+
+def test_sample_round_trips_byte_for_byte():
+    text = SAMPLE.read_text(encoding="utf-8")
+    assert load_summary(text).to_json() == text
+
+
+def test_unknown_fields_are_rejected():
+    data = json.loads(SAMPLE.read_text(encoding="utf-8"))
+    data["session"]["patient_name"] = "x"
+    with pytest.raises(ValidationError, match="patient_name"):
+        SessionSummary.model_validate(data)
+
+
+def test_metadata_keeps_the_file_name_only_and_utc():
+    data = json.loads(SAMPLE.read_text(encoding="utf-8"))
+    data["session"]["input_name"] = "/home/someone/recordings/session.mrec"
+    data["session"]["start"] = "2026-11-20T08:30:00+01:00"
+    meta = SessionSummary.model_validate(data).session
+    assert meta.input_name == "session.mrec"
+    assert meta.start == datetime(2026, 11, 20, 7, 30, tzinfo=UTC)
+    assert meta.start.utcoffset() == timedelta(0)
+    data["session"]["start"] = "2026-11-20T08:30:00"  # naive: ambiguous, refused
+    with pytest.raises(ValidationError, match="timezone"):
+        SessionSummary.model_validate(data)
+
+
+def _rep(index: int, hold_s: float) -> Rep:
+    return Rep(
+        index=index,
+        start_s=10.0 * index,
+        end_s=10.0 * index + 8,
+        peak_angle_deg=80,
+        hold_s=hold_s,
+        peak_speed_dps=40,
+    )
+
+
+def test_adherence_counts_done_against_prescribed():
+    sets = [
+        SetSummary(index=1, start_s=0, end_s=60, reps=tuple(_rep(i, 20) for i in range(1, 6))),
+        SetSummary(index=2, start_s=90, end_s=150, reps=(_rep(1, 19), _rep(2, 17.9), _rep(3, 5))),
+    ]
+    result = adherence(sets, Prescription(sets=2, reps=5, hold_s=20))
+    assert (result.sets_done, result.sets_prescribed) == (2, 2)
+    assert (result.reps_done, result.reps_prescribed) == (8, 10)
+    # 19 s reaches 90% of 20 s; 17.9 s does not.
+    assert result.holds_done == 6
+    assert result.hold_s_mean == pytest.approx((5 * 20 + 19 + 17.9 + 5) / 8, abs=1e-3)
+    assert result.completion == 0.8
+
+
+def test_adherence_without_prescription_and_overdo():
+    sets = [SetSummary(index=1, start_s=0, end_s=60, reps=(_rep(1, 0), _rep(2, 0)))]
+    free = adherence(sets, None)
+    assert free.reps_prescribed is None and free.completion is None and free.holds_done == 0
+    over = adherence(sets * 3, Prescription(sets=1, reps=2))
+    assert over.completion == 3.0  # more than prescribed stays visible
+
+
+def test_decimated_trace_is_bounded_and_drops_non_finite():
+    t = np.arange(10_000) / 100.0
+    angle = np.sin(t)
+    angle[5] = np.nan
+    trace = decimate_trace(t, angle, max_points=500)
+    assert len(trace.t_s) == len(trace.angle_deg) <= 500
+    assert all(np.isfinite(trace.angle_deg))
+    assert trace.t_s[0] == 0.0 and trace.t_s == tuple(sorted(trace.t_s))
+
+
+def test_values_are_rounded_for_stable_output():
+    rep = Rep(
+        index=1,
+        start_s=1.23456,
+        end_s=2.0,
+        peak_angle_deg=-0.0001,
+        peak_speed_dps=3.33333,
+    )
+    assert (rep.start_s, rep.peak_angle_deg, rep.peak_speed_dps) == (1.235, 0.0, 3.333)
+    assert "-0.0" not in rep.model_dump_json()
+
+
+def test_start_accepts_any_timezone():
+    data = json.loads(SAMPLE.read_text(encoding="utf-8"))
+    east = datetime(2026, 11, 20, 12, 0, tzinfo=timezone(timedelta(hours=5)))
+    data["session"]["start"] = east.isoformat()
+    assert SessionSummary.model_validate(data).session.start.hour == 7
