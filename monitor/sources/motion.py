@@ -71,7 +71,7 @@ class ExerciseKind:
     down_s: float
     hold_s: float
     lever_arm_m: Vec3  # joint -> sensor, segment frame
-    alternating: bool = False  # left/right sides in turn (positive theta = left)
+    alternating: bool = False  # sides in turn, right first (positive theta = left)
     neutral_offset_deg: float = 0.0  # start pose already turned about the axis (hook lying)
 
 
@@ -453,7 +453,7 @@ def _rep(
     side = ""
     sign = 1.0
     if kind.alternating:
-        side = "left" if number % 2 else "right"
+        side = "right" if number % 2 else "left"  # right first, as the exercise library
         sign = 1.0 if side == "left" else -1.0
     target = sign * rom
     start = track.now

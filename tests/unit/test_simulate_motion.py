@@ -127,7 +127,7 @@ def test_truth_reps_follow_the_script_including_variations() -> None:
 
 def test_alternating_exercise_takes_sides_in_turn() -> None:
     truth = synthesize(MotionScript(exercise="trunk-rotation"), 100, seed=2).truth
-    assert [r.side for r in truth.reps] == ["left", "right", "left", "right", "left"]
+    assert [r.side for r in truth.reps] == ["right", "left", "right", "left", "right"]
     assert all((r.peak_angle_deg > 0) == (r.side == "left") for r in truth.reps)
 
 
