@@ -1,0 +1,341 @@
+"""The analysis pipeline: sample blocks in, events out, a summary at the end.
+
+    pipeline = AnalysisPipeline("knee_to_chest_single")     # or an Exercise, Prescription, Program
+    for block in source:
+        for event in pipeline.process(block):
+            ...                                              # RepCounted, WarningRaised, ...
+    result = pipeline.summary()                              # AnalysisSummary (pydantic)
+
+Orientation (VQF) -> gravity in the sensor frame -> self-calibration (neutral, axis) -> angle in
+the plane of the exercise -> rep/hold/set state machine and warning monitors. Every stage is
+causal and keeps its state between blocks, so any chunking of a recording gives the same events
+and summary; memory is bounded (the calibration buffer is capped, the rest is per-rep results).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.signal import butter, sosfilt, sosfilt_zi
+
+from monitor.analysis.calibration import (
+    SelfCalibrator,
+    axis_rate_dps,
+    out_of_plane_deg,
+    plane_angle_deg,
+)
+from monitor.analysis.exercises import (
+    Exercise,
+    Mode,
+    Prescription,
+    get_exercise,
+    prescription_for,
+)
+from monitor.analysis.orientation import Backend, OrientationFilter
+from monitor.analysis.programs import Program
+from monitor.analysis.reps import DetectorSettings, RepDetector
+from monitor.analysis.results import (
+    AnalysisEvent,
+    AnalysisSummary,
+    Calibrated,
+    Calibration,
+    RepCounted,
+    WarningKind,
+    WarningRaised,
+)
+from monitor.analysis.warnings import (
+    SignalWatch,
+    ThresholdMonitor,
+    imbalance_message,
+    warning_event,
+)
+from monitor.core.samples import SampleBlock
+
+RATE_ESTIMATE_SAMPLES = 16  # samples buffered at the start to measure the sample rate
+STILL_DPS = 10.0  # smoothed angular speed under which the segment counts as still
+SLIP_DEG = 20.0  # change of the out-of-plane tilt at rest that means the sensor moved
+MIN_PLANE_QUALITY = 0.35  # below: the movement is nearly horizontal, gravity cannot resolve it
+
+
+def _lowpass(cutoff_hz: float, rate_hz: float) -> np.ndarray:
+    return butter(2, min(cutoff_hz, 0.45 * rate_hz), fs=rate_hz, output="sos")
+
+
+class AnalysisPipeline:
+    """Streams one exercise of a session; see the module docstring."""
+
+    def __init__(
+        self,
+        target: str | Exercise | Prescription | Program,
+        *,
+        item: int = 0,
+        calibration: Calibration | None = None,
+        rate_hz: float | None = None,
+        backend: Backend = "vqf",
+    ) -> None:
+        self.prescription = _resolve(target, item)
+        self.exercise = self.prescription.exercise
+        self.backend = backend
+        self.rate_hz = rate_hz
+        self.calibration = calibration
+        self.t0_ns: int | None = None
+        self.last_t_ns: int | None = None
+        self.angle_deg = 0.0  # latest angle in the exercise plane (live display)
+        self.speed_dps = 0.0
+        self.warnings: list = []
+        self._pending: list[SampleBlock] = []
+        self._signal = SignalWatch(max_gap_s=0.5)
+        self._filter: OrientationFilter | None = None
+        self._calibrator: SelfCalibrator | None = None
+        self._detector: RepDetector | None = None
+        self._imbalance_sets: set[int] = set()
+
+    # --- public API ---------------------------------------------------------------------------
+    def process(self, block: SampleBlock) -> list[AnalysisEvent]:
+        """Analyse the next samples (acc + gyro on one timeline); returns what happened."""
+        if len(block) == 0:
+            return []
+        if block.acc is None or block.gyro is None:
+            raise ValueError("analysis needs accelerometer and gyroscope samples in each block")
+        finite = np.isfinite(block.acc).all(axis=1) & np.isfinite(block.gyro).all(axis=1)
+        if not finite.all():
+            block = SampleBlock(
+                t_ns=block.t_ns[finite], acc=block.acc[finite], gyro=block.gyro[finite]
+            )
+        if self.t0_ns is None:
+            self.t0_ns = int(block.t_ns[0])
+        if self._filter is None:
+            self._pending.append(block)
+            pending = SampleBlock.concat([_core(b) for b in self._pending])
+            if self.rate_hz is None and len(pending) < RATE_ESTIMATE_SAMPLES:
+                return []
+            self._pending.clear()
+            self._start(pending)
+            block = pending
+        return self._run(block)
+
+    def tick(self, now_ns: int) -> list[AnalysisEvent]:
+        """Live use: call with the sensor-clock time while no samples arrive (signal lost)."""
+        if self.t0_ns is None:
+            return []
+        event = self._signal.silent_since(now_ns, self.t0_ns)
+        return self._record([event]) if event else []
+
+    @property
+    def rep_count(self) -> int:
+        return len(self._detector.reps) if self._detector else 0
+
+    @property
+    def holding_s(self) -> float:
+        if self._detector is None or self.last_t_ns is None:
+            return 0.0
+        return self._detector.current_hold_s(self.last_t_ns)
+
+    def summary(self) -> AnalysisSummary:
+        detector = self._detector
+        sets = list(detector.sets) if detector else []
+        if detector and (current := detector.open_set()) is not None:
+            sets.append(current)
+        duration = 0.0
+        if self.t0_ns is not None and self.last_t_ns is not None:
+            duration = (self.last_t_ns - self.t0_ns) / 1e9
+        dose = self.prescription.dose
+        return AnalysisSummary(
+            exercise_id=self.exercise.id,
+            exercise_name=self.exercise.name,
+            mode=self.exercise.mode.value,
+            duration_s=duration,
+            sample_rate_hz=self.rate_hz,
+            rep_count=self.rep_count,
+            reps=list(detector.reps) if detector else [],
+            sets=sets,
+            warnings=[w.warning for w in self.warnings],
+            calibration=self.calibration,
+            target_reps=dose.reps,
+            target_sets=dose.sets,
+            target_hold_s=dose.hold_s if self.exercise.mode is not Mode.REPS else 0.0,
+        )
+
+    # --- internals ----------------------------------------------------------------------------
+    def _start(self, first: SampleBlock) -> None:
+        if self.rate_hz is None:
+            steps = np.diff(first.t_ns)
+            steps = steps[steps > 0]
+            if steps.size == 0:
+                raise ValueError("sample timestamps do not advance; cannot tell the sample rate")
+            self.rate_hz = float(1e9 / np.median(steps))
+        rate = self.rate_hz
+        self._filter = OrientationFilter(rate, self.backend)
+        self._still_sos = _lowpass(2.0, rate)
+        self._speed_sos = _lowpass(4.0, rate)
+        self._speed_zi = np.zeros((self._speed_sos.shape[0], 2, 3))
+        dose, limits = self.prescription.dose, self.prescription.limits
+        hold_s = dose.hold_s if self.exercise.mode is not Mode.REPS else 0.0
+        self._settings = DetectorSettings(
+            min_rom_deg=self.exercise.min_rom_deg,
+            alternating=self.exercise.alternating,
+            sides=self.exercise.sides,
+            hold_target_s=hold_s,
+            set_gap_s=float(np.clip(dose.rest_s / 2, 8.0, 20.0)),
+            max_rep_s=max(60.0, 3 * hold_s + 20.0),
+            target_reps=dose.reps,
+            target_sets=dose.sets,
+            rom_target_deg=limits.rom_target_deg,
+        )
+        self._speed_monitor = (
+            ThresholdMonitor(
+                WarningKind.TOO_FAST,
+                limits.max_speed_dps,
+                0.2 * limits.max_speed_dps,
+                "moving too fast: {value:.0f} deg/s (limit {limit:.0f}); slow down",
+            )
+            if limits.max_speed_dps
+            else None
+        )
+        self._slip_monitor = ThresholdMonitor(
+            WarningKind.SENSOR_SLIPPED,
+            SLIP_DEG,
+            SLIP_DEG / 2,
+            "sensor seems to have slipped ({value:.0f} deg off the calibrated plane); "
+            "re-calibrating",
+        )
+        if self.calibration is not None:
+            self._calibrated(self.calibration)
+
+    def _run(self, block: SampleBlock) -> list[AnalysisEvent]:
+        events: list[AnalysisEvent] = list(self._signal.process(block.t_ns, self.t0_ns))
+        orientation = self._filter.process(block.gyro, block.acc)
+        rate_norm = np.degrees(np.linalg.norm(block.gyro, axis=1))
+        if self.last_t_ns is None:
+            self._still_zi = sosfilt_zi(self._still_sos) * rate_norm[0]
+        smooth_norm, self._still_zi = sosfilt(self._still_sos, rate_norm, zi=self._still_zi)
+        still = smooth_norm < STILL_DPS
+        gyro_lp, self._speed_zi = sosfilt(self._speed_sos, block.gyro, axis=0, zi=self._speed_zi)
+        self.last_t_ns = int(block.t_ns[-1])
+        t_ns, gravity = block.t_ns, orientation.gravity
+        i, n = 0, len(t_ns)
+        while i < n:
+            if self._detector is None or self._calibrator is not None:
+                i = self._calibrate(t_ns, gravity, gyro_lp, still, i, events)
+            else:
+                i = self._detect(t_ns, gravity, gyro_lp, still, i, events)
+        return self._record(events)
+
+    def _calibrate(self, t_ns, gravity, gyro_lp, still, i, events) -> int:
+        if self._calibrator is None:
+            self._calibrator = SelfCalibrator(self.rate_hz)
+        found = self._calibrator.update(t_ns[i:], gravity[i:], gyro_lp[i:], still[i:])
+        if found is None:
+            return len(t_ns)
+        calibration, k = found
+        buffer_t, buffer_gravity, buffer_gyro = self._calibrator.buffered()
+        done_ns = int(buffer_t[-1]) if len(buffer_t) else int(t_ns[i + k])
+        calibration = calibration.model_copy(update={"t_s": (done_ns - self.t0_ns) / 1e9})
+        self._calibrator = None
+        self._calibrated(calibration)
+        events.append(Calibrated(t_s=calibration.t_s, calibration=calibration))
+        if calibration.plane_quality < MIN_PLANE_QUALITY:
+            events.append(
+                warning_event(
+                    WarningKind.CALIBRATION,
+                    calibration.t_s,
+                    "the movement is close to horizontal: the angle is unreliable; "
+                    "check the sensor placement",
+                    calibration.plane_quality,
+                )
+            )
+        still_buffer = np.zeros(len(buffer_t), dtype=bool)  # the first rep: never a slip
+        self._detect(buffer_t, buffer_gravity, buffer_gyro, still_buffer, 0, events)
+        return i + k
+
+    def _calibrated(self, calibration: Calibration) -> None:
+        self.calibration = calibration
+        limits = self.prescription.limits
+        reference = max(calibration.rom_deg, self.exercise.min_rom_deg / 0.35)
+        target = limits.rom_target_deg
+        if target is None and limits.rom_target_pct:
+            target = calibration.rom_deg * limits.rom_target_pct / 100
+        if self._detector is None:
+            settings = self._settings
+            if target is not None:
+                settings = DetectorSettings(**{**settings.__dict__, "rom_target_deg": target})
+            self._detector = RepDetector(settings, reference_deg=reference, t0_ns=self.t0_ns)
+        limit = limits.rom_limit_deg
+        if limit is None and limits.rom_limit_pct:
+            limit = calibration.rom_deg * (1 + limits.rom_limit_pct / 100)
+        self._range_monitor = (
+            ThresholdMonitor(
+                WarningKind.RANGE_LIMIT,
+                limit,
+                3.0,
+                "beyond the range limit: {value:.0f} deg (limit {limit:.0f}); ease off",
+            )
+            if limit
+            else None
+        )
+        self._axis = np.asarray(calibration.axis)
+        self._neutral_tilt = float(
+            out_of_plane_deg(np.asarray(calibration.neutral_gravity)[None, :], self._axis)[0]
+        )
+
+    def _detect(self, t_ns, gravity, gyro_lp, still, i, events) -> int:
+        t_ns, gravity, gyro_lp, still = t_ns[i:], gravity[i:], gyro_lp[i:], still[i:]
+        angle = plane_angle_deg(gravity, self.calibration)
+        speed = axis_rate_dps(gyro_lp, self._axis)
+        t_s = (t_ns - self.t0_ns) / 1e9
+        detector = self._detector
+        slip = np.where(
+            still, np.abs(out_of_plane_deg(gravity, self._axis) - self._neutral_tilt), 0.0
+        )
+        slipped = self._slip_monitor.process(t_s, slip)
+        stop = len(t_ns)
+        if slipped:
+            stop = int(np.searchsorted(t_s, slipped[0].t_s)) + 1
+            events.append(slipped[0])
+        rep_events = detector.process(t_ns[:stop], angle[:stop], speed[:stop])
+        magnitude = np.abs(angle[:stop]) if self.exercise.alternating else angle[:stop]
+        if self._range_monitor:
+            events.extend(self._range_monitor.process(t_s[:stop], magnitude))
+        if self._speed_monitor:
+            events.extend(self._speed_monitor.process(t_s[:stop], np.abs(speed[:stop])))
+        for event in rep_events:
+            events.append(event)
+            if isinstance(event, RepCounted) and self.exercise.alternating:
+                self._check_balance(event, events)
+        if stop:
+            self.angle_deg = float(angle[stop - 1])
+            self.speed_dps = float(speed[stop - 1])
+        if slipped:  # learn neutral and axis again from the next still pose and movement
+            self._calibrator = SelfCalibrator(self.rate_hz)
+            self._slip_monitor.armed = True
+        return i + stop
+
+    def _check_balance(self, event: RepCounted, events: list) -> None:
+        set_index = event.rep.set_index
+        if set_index in self._imbalance_sets:
+            return
+        message = imbalance_message(self._detector.reps, set_index, self.exercise.sides)
+        if message:
+            self._imbalance_sets.add(set_index)
+            events.append(warning_event(WarningKind.IMBALANCE, event.t_s, message, None))
+
+    def _record(self, events: list[AnalysisEvent]) -> list[AnalysisEvent]:
+        events.sort(key=lambda event: event.t_s)
+        self.warnings.extend(e for e in events if isinstance(e, WarningRaised))
+        return events
+
+
+def _core(block: SampleBlock) -> SampleBlock:
+    return SampleBlock(t_ns=block.t_ns, acc=block.acc, gyro=block.gyro)
+
+
+def _resolve(target: str | Exercise | Prescription | Program, item: int) -> Prescription:
+    if isinstance(target, Prescription):
+        return target
+    if isinstance(target, Exercise):
+        return prescription_for(target)
+    if isinstance(target, Program):
+        prescriptions = target.prescriptions()
+        if not 0 <= item < len(prescriptions):
+            raise ValueError(f"program has {len(prescriptions)} exercises; no item {item + 1}")
+        return prescriptions[item]
+    return prescription_for(get_exercise(target))

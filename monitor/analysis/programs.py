@@ -1,0 +1,95 @@
+"""A program: the therapist's prescription, exercises in order with their dose and limits.
+
+Any field left out of an item falls back to the exercise's default from the library.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from monitor.analysis.exercises import (
+    Degrees,
+    Dose,
+    Exercise,
+    Limits,
+    Prescription,
+    exercise_library,
+    read_toml,
+    validation_message,
+)
+from monitor.errors import InputFileError
+
+
+class ProgramItem(BaseModel):
+    """One exercise of the program; unset fields take the exercise's defaults."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    exercise: str = Field(description="exercise id from the library")
+    sets: int | None = Field(None, ge=1, le=20)
+    reps: int | None = Field(None, ge=1, le=100)
+    hold_s: float | None = Field(None, ge=0, le=300)
+    rest_s: float | None = Field(None, ge=0, le=600)
+    rom_target_deg: Degrees | None = None
+    rom_target_pct: float | None = Field(None, gt=0, le=100)
+    rom_limit_deg: Degrees | None = None
+    rom_limit_pct: float | None = Field(None, gt=0, le=200)
+    max_speed_dps: float | None = Field(None, gt=0, le=2000)
+    notes: str = ""
+
+    def prescription(self, exercise: Exercise) -> Prescription:
+        dose = exercise.dose.model_copy(
+            update={
+                name: value
+                for name in Dose.model_fields
+                if (value := getattr(self, name)) is not None
+            }
+        )
+        limits = exercise.limits.model_copy(
+            update={
+                name: value
+                for name in Limits.model_fields
+                if (value := getattr(self, name)) is not None
+            }
+        )
+        return Prescription(
+            exercise=exercise, dose=dose, limits=limits, notes=self.notes or exercise.notes
+        )
+
+
+class Program(BaseModel):
+    """A program file (TOML): `name`, optional `notes`, and `[[exercises]]` items in order."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    notes: str = ""
+    exercises: list[ProgramItem] = Field(min_length=1)
+
+    def prescriptions(self, library: dict[str, Exercise] | None = None) -> list[Prescription]:
+        library = exercise_library() if library is None else library
+        return [item.prescription(library[item.exercise]) for item in self.exercises]
+
+
+def load_program(path: Path, library: dict[str, Exercise] | None = None) -> Program:
+    """Read and validate a program file; every problem is a one-line InputFileError."""
+    path = Path(path)
+    try:
+        program = Program.model_validate(read_toml(path))
+    except ValidationError as error:
+        raise InputFileError(validation_message(path, error)) from None
+    library = exercise_library() if library is None else library
+    for index, item in enumerate(program.exercises):
+        if item.exercise not in library:
+            known = ", ".join(sorted(library))
+            raise InputFileError(
+                f"{path}: exercises.{index}.exercise: unknown exercise {item.exercise!r}; "
+                f"expected one of: {known}"
+            )
+        try:
+            item.prescription(library[item.exercise])
+        except ValidationError as error:
+            raise InputFileError(validation_message(f"{path}: exercises.{index}", error)) from None
+    return program

@@ -1,0 +1,331 @@
+"""Causal rep, hold and set detection on the calibrated angle: a state machine with hysteresis.
+
+The machine is event driven: within a block it jumps from one threshold crossing to the next with
+vectorised searches, so the Python work is per crossing, not per sample, and the result does not
+depend on how the samples were split into blocks.
+
+A rep starts when the angle leaves the neutral zone beyond `enter` degrees and ends when it comes
+back under `exit`; both thresholds follow the range of recent reps (hysteresis scaled to the
+person), never below the exercise's `min_rom_deg`. A hold is time spent slow and within a wobble
+tolerance of the angle where it began; a set ends after `set_gap_s` without reps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from monitor.analysis.results import (
+    AnalysisEvent,
+    AnalysisWarning,
+    HoldComplete,
+    HoldProgress,
+    Rep,
+    RepCounted,
+    SetComplete,
+    SetResult,
+    WarningKind,
+    WarningRaised,
+)
+
+
+@dataclass(frozen=True)
+class DetectorSettings:
+    min_rom_deg: float = 8.0
+    enter_fraction: float = 0.35  # of the reference range
+    exit_fraction: float = 0.5  # of the enter threshold
+    reference_weight: float = 0.3  # how fast the reference range follows new reps
+    alternating: bool = False
+    sides: tuple[str, str] = ("right", "left")
+    hold_target_s: float = 0.0
+    hold_speed_dps: float = 12.0
+    hold_tolerance_deg: float = 4.0
+    hold_tolerance_fraction: float = 0.15
+    min_rep_s: float = 0.6
+    max_rep_s: float = 120.0
+    set_gap_s: float = 12.0
+    target_reps: int = 5
+    target_sets: int = 1
+    rom_target_deg: float | None = None
+
+
+def _first(mask: np.ndarray) -> int | None:
+    if mask.size == 0:
+        return None
+    k = int(np.argmax(mask))
+    return k if mask[k] else None
+
+
+@dataclass
+class RepDetector:
+    settings: DetectorSettings
+    reference_deg: float
+    t0_ns: int = 0
+    reps: list[Rep] = field(default_factory=list)
+    sets: list[SetResult] = field(default_factory=list)
+    # REST state
+    out: bool = False
+    _last_low_ns: int | None = None
+    _last_end_ns: int | None = None
+    _set_open: bool = False
+    _set_start_ns: int = 0
+    _reps_in_set: int = 0
+    _sets_started: int = 0
+    # OUT state
+    _side: int = 1
+    _start_ns: int = 0
+    _peak: float = 0.0
+    _peak_speed: float = 0.0
+    _holding: bool = False
+    _hold_anchor: float = 0.0
+    _hold_start_ns: int = 0
+    _hold_best_s: float = 0.0
+    _hold_done: bool = False
+    _released: bool = False
+    _next_progress_s: float = 1.0
+
+    @property
+    def enter_deg(self) -> float:
+        s = self.settings
+        return max(s.min_rom_deg, s.enter_fraction * self.reference_deg)
+
+    @property
+    def exit_deg(self) -> float:
+        return self.settings.exit_fraction * self.enter_deg
+
+    def _t(self, t_ns: int) -> float:
+        return (int(t_ns) - self.t0_ns) / 1e9
+
+    def current_hold_s(self, now_ns: int) -> float:
+        return (now_ns - self._hold_start_ns) / 1e9 if self._holding else 0.0
+
+    def process(
+        self, t_ns: np.ndarray, angle: np.ndarray, speed: np.ndarray
+    ) -> list[AnalysisEvent]:
+        events: list[AnalysisEvent] = []
+        n = len(t_ns)
+        i = 0
+        while i < n:
+            i = self._rest(t_ns, angle, i, events) if not self.out else i
+            if i < n:
+                i = self._out(t_ns, angle, speed, i, events)
+        return events
+
+    # --- REST: waiting for the angle to leave the neutral zone -------------------------------
+    def _rest(self, t_ns: np.ndarray, angle: np.ndarray, i: int, events: list) -> int:
+        enter = self.enter_deg
+        magnitude = np.abs(angle[i:]) if self.settings.alternating else angle[i:]
+        j = _first(magnitude >= enter)
+        stop = len(t_ns) if j is None else i + j
+        if self._set_open and self._last_end_ns is not None:
+            deadline = self._last_end_ns + int(self.settings.set_gap_s * 1e9)
+            k = _first(t_ns[i:stop] >= deadline)
+            if k is not None:
+                self._close_set(int(t_ns[i + k]), events)
+        low = np.flatnonzero(np.abs(angle[i:stop]) < self.exit_deg)
+        if low.size:
+            self._last_low_ns = int(t_ns[i + int(low[-1])])
+        if j is None:
+            return stop
+        self._begin_rep(stop, t_ns, angle, events)
+        return stop
+
+    def _begin_rep(self, j: int, t_ns: np.ndarray, angle: np.ndarray, events: list) -> None:
+        self.out = True
+        self._side = 1 if angle[j] >= 0 else -1
+        self._start_ns = self._last_low_ns if self._last_low_ns is not None else int(t_ns[j])
+        self._peak = 0.0
+        self._peak_speed = 0.0
+        self._holding = False
+        self._hold_best_s = 0.0
+        self._hold_done = False
+        self._released = False
+        if not self._set_open:
+            self._set_open = True
+            self._set_start_ns = self._start_ns
+            self._reps_in_set = 0
+            self._sets_started += 1
+            if self._sets_started > self.settings.target_sets:
+                events.append(
+                    _warning(
+                        WarningKind.TOO_MANY_SETS,
+                        self._t(t_ns[j]),
+                        f"set {self._sets_started} started: {self.settings.target_sets} "
+                        "prescribed, more is not better",
+                        self._sets_started,
+                    )
+                )
+
+    # --- OUT: tracking peak and holds until the angle is back under the exit threshold ----------
+    def _out(
+        self, t_ns: np.ndarray, angle: np.ndarray, speed: np.ndarray, i: int, events: list
+    ) -> int:
+        signed = self._side * angle
+        e_rel = _first(signed[i:] < self.exit_deg)
+        e = len(t_ns) if e_rel is None else i + e_rel
+        if e > i:
+            self._peak = max(self._peak, float(signed[i:e].max()))
+            self._peak_speed = max(self._peak_speed, float(np.abs(speed[i:e]).max()))
+            self._track_hold(t_ns, signed, speed, i, e, events)
+        too_long = _first(t_ns[i:e] - self._start_ns > int(self.settings.max_rep_s * 1e9))
+        if too_long is not None:  # not a rep: the pose changed; wait for a new neutral zone
+            self.out = False
+            self._holding = False
+            self._last_low_ns = None
+            return i + too_long
+        if e_rel is None:
+            return e
+        if self._holding:
+            self._end_hold(int(t_ns[e]), released=True, events=events)
+        self.out = False
+        self._last_low_ns = int(t_ns[e])
+        duration_s = (int(t_ns[e]) - self._start_ns) / 1e9
+        if duration_s >= self.settings.min_rep_s and self._peak >= self.enter_deg:
+            self._count_rep(int(t_ns[e]), events)
+        return e
+
+    def _track_hold(
+        self,
+        t_ns: np.ndarray,
+        signed: np.ndarray,
+        speed: np.ndarray,
+        i: int,
+        e: int,
+        events: list,
+    ) -> None:
+        s = self.settings
+        while i < e:
+            if not self._holding:
+                h = _first(
+                    (np.abs(speed[i:e]) < s.hold_speed_dps) & (signed[i:e] >= self.enter_deg)
+                )
+                if h is None:
+                    return
+                i += h
+                self._holding = True
+                self._hold_anchor = float(signed[i])
+                self._hold_start_ns = int(t_ns[i])
+                self._next_progress_s = 1.0
+            tolerance = max(s.hold_tolerance_deg, s.hold_tolerance_fraction * self._hold_anchor)
+            k_rel = _first(np.abs(signed[i:e] - self._hold_anchor) > tolerance)
+            k = e if k_rel is None else i + k_rel
+            self._hold_ticks(t_ns[i:k], events)
+            if k_rel is None:
+                return
+            self._end_hold(int(t_ns[k]), released=signed[k] < self._hold_anchor, events=events)
+            i = k
+
+    def _hold_ticks(self, t_ns: np.ndarray, events: list) -> None:
+        """Progress each whole second held, and completion when the target is reached."""
+        if t_ns.size == 0:
+            return
+        target = self.settings.hold_target_s
+        held_last = (int(t_ns[-1]) - self._hold_start_ns) / 1e9
+        self._hold_best_s = max(self._hold_best_s, held_last)
+        if target > 0 and not self._hold_done and held_last >= target:
+            k = int(np.searchsorted(t_ns, self._hold_start_ns + int(target * 1e9)))
+            self._emit_progress(t_ns[: k + 1], events)
+            self._hold_done = True
+            events.append(HoldComplete(t_s=self._t(t_ns[k]), held_s=target))
+        elif target > 0 and not self._hold_done:
+            self._emit_progress(t_ns, events)
+
+    def _emit_progress(self, t_ns: np.ndarray, events: list) -> None:
+        target = self.settings.hold_target_s
+        held = (t_ns - self._hold_start_ns) / 1e9
+        while self._next_progress_s < target and held[-1] >= self._next_progress_s:
+            k = int(np.searchsorted(held, self._next_progress_s))
+            events.append(
+                HoldProgress(t_s=self._t(t_ns[k]), held_s=self._next_progress_s, target_s=target)
+            )
+            self._next_progress_s += 1.0
+
+    def _end_hold(self, t_end_ns: int, *, released: bool, events: list) -> None:
+        self._holding = False
+        held = (t_end_ns - self._hold_start_ns) / 1e9
+        self._hold_best_s = max(self._hold_best_s, held)
+        target = self.settings.hold_target_s
+        if released and target > 0 and not self._hold_done and not self._released:
+            self._released = True
+            events.append(
+                _warning(
+                    WarningKind.HOLD_RELEASED_EARLY,
+                    self._t(t_end_ns),
+                    f"hold released after {held:.1f} s of {target:g} s",
+                    held,
+                )
+            )
+
+    def _count_rep(self, t_end_ns: int, events: list) -> None:
+        s = self.settings
+        self._reps_in_set += 1
+        flags: list[str] = []
+        target = s.rom_target_deg
+        if target is not None and self._peak < target - max(3.0, 0.1 * target):
+            flags.append("short")
+            events.append(
+                _warning(
+                    WarningKind.SHORT_OF_TARGET,
+                    self._t(t_end_ns),
+                    f"rep reached {self._peak:.0f} deg of the {target:.0f} deg target",
+                    self._peak,
+                )
+            )
+        if s.hold_target_s > 0 and not self._hold_done:
+            flags.append("hold_short")
+        side = (s.sides[0] if self._side > 0 else s.sides[1]) if s.alternating else None
+        rep = Rep(
+            index=len(self.reps) + 1,
+            set_index=self._sets_started,
+            start_s=self._t(self._start_ns),
+            end_s=self._t(t_end_ns),
+            peak_angle_deg=self._side * self._peak,
+            hold_s=self._hold_best_s,
+            peak_speed_dps=self._peak_speed,
+            side=side,
+            flags=flags,
+        )
+        self.reps.append(rep)
+        self.reference_deg += s.reference_weight * (self._peak - self.reference_deg)
+        self._last_end_ns = t_end_ns
+        events.append(RepCounted(t_s=rep.end_s, rep=rep))
+        if self._reps_in_set > s.target_reps:
+            events.append(
+                _warning(
+                    WarningKind.TOO_MANY_REPS,
+                    rep.end_s,
+                    f"rep {self._reps_in_set} of a {s.target_reps}-rep set: more is not better",
+                    self._reps_in_set,
+                )
+            )
+
+    def _close_set(self, t_ns: int, events: list) -> None:
+        self._set_open = False
+        result = SetResult(
+            index=self._sets_started,
+            start_s=self._t(self._set_start_ns),
+            end_s=self._t(self._last_end_ns or t_ns),
+            reps=self._reps_in_set,
+            target_reps=self.settings.target_reps,
+        )
+        self.sets.append(result)
+        events.append(SetComplete(t_s=self._t(t_ns), set=result))
+
+    def open_set(self) -> SetResult | None:
+        """The set in progress (for the summary at the end of a session)."""
+        if not self._set_open or self._reps_in_set == 0:
+            return None
+        return SetResult(
+            index=self._sets_started,
+            start_s=self._t(self._set_start_ns),
+            end_s=self._t(self._last_end_ns or self._set_start_ns),
+            reps=self._reps_in_set,
+            target_reps=self.settings.target_reps,
+        )
+
+
+def _warning(kind: WarningKind, t_s: float, message: str, value: float) -> WarningRaised:
+    return WarningRaised(
+        t_s=t_s, warning=AnalysisWarning(kind=kind, t_s=t_s, message=message, value=value)
+    )
