@@ -78,10 +78,15 @@ class ExerciseKind:
 _FLEX = (0.0, -1.0, 0.0)  # about the right-pointing axis: the distal end moves anteriorly
 _EXTEND = (0.0, 1.0, 0.0)
 
+_KNEE_TO_CHEST = ExerciseKind(
+    "thigh", Posture.SUPINE, _FLEX, 70, 2.0, 2.0, 5.0, (0.06, 0.0, -0.2), False, 45
+)
+
+# Ids as in the exercise library (monitor/analysis/data/exercises), so a simulated recording's
+# header names an exercise the analysis knows.
 EXERCISES: dict[str, ExerciseKind] = {
-    "knee_to_chest": ExerciseKind(
-        "thigh", Posture.SUPINE, _FLEX, 70, 2.0, 2.0, 5.0, (0.06, 0.0, -0.2), False, 45
-    ),
+    "knee_to_chest_single": _KNEE_TO_CHEST,
+    "knee_to_chest_double": _KNEE_TO_CHEST,
     "hamstring_stretch": ExerciseKind(
         "thigh", Posture.SUPINE, _FLEX, 60, 3.0, 3.0, 20.0, (0.06, 0.0, -0.2)
     ),
@@ -101,7 +106,7 @@ EXERCISES: dict[str, ExerciseKind] = {
         "pelvis", Posture.SUPINE, _EXTEND, 12, 1.5, 1.5, 3.0, (-0.08, 0.0, 0.1)
     ),
     "bridge": ExerciseKind("pelvis", Posture.SUPINE, _FLEX, 25, 2.0, 2.0, 5.0, (-0.1, 0.0, -0.45)),
-    "trunk_rotation": ExerciseKind(
+    "lower_trunk_rotation": ExerciseKind(
         "pelvis", Posture.SUPINE, (0.0, 0.0, 1.0), 40, 2.0, 2.0, 3.0, (-0.1, 0.1, 0.0), True
     ),
     "partial_situp": ExerciseKind(
@@ -118,7 +123,8 @@ EXERCISES: dict[str, ExerciseKind] = {
     ),
 }
 _ALIASES = {name.replace("_", "-"): name for name in EXERCISES} | {
-    "lower_trunk_rotation": "trunk_rotation",
+    "knee_to_chest": "knee_to_chest_single",
+    "trunk_rotation": "lower_trunk_rotation",
     "crunch": "partial_situp",
     "sit_up": "partial_situp",
     "press_up": "prone_press_up",
@@ -211,7 +217,7 @@ class Link(_Model):
 class MotionScript(_Model):
     """A simulated session: exercise, dose, mounting, sensor errors and link faults."""
 
-    exercise: str = "knee_to_chest"
+    exercise: str = "knee_to_chest_single"
     rate_hz: float = Field(100.0, ge=25, le=400, description="nearest the profile supports")
     posture: Posture | None = None
     axis: Vec3 | None = Field(None, description="segment-frame exercise axis override")
