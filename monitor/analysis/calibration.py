@@ -49,7 +49,7 @@ class SelfCalibrator:
 
     rate_hz: float
     neutral_still_s: float = 1.0
-    axis_learn_deg: float = 30.0
+    axis_learn_deg: float = 15.0
     repose_s: float = 3.0  # still this long before the axis is known: a new neutral pose
     min_axis_share: float = 0.6  # principal axis share of the angular-velocity energy
     max_buffer_s: float = 60.0

@@ -74,6 +74,9 @@ class Exercise(BaseModel):
     placement: str = Field(description="where the sensor is strapped")
     mode: Mode
     alternating: bool = Field(False, description="reps alternate between two sides")
+    any_direction: bool = Field(
+        False, description="count excursions in either direction from the rest pose"
+    )
     sides: tuple[str, str] = Field(
         ("right", "left"),
         description="names of the two directions of an alternating exercise, the first one "

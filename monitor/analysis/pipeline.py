@@ -173,6 +173,9 @@ class AnalysisPipeline:
         self._settings = DetectorSettings(
             min_rom_deg=self.exercise.min_rom_deg,
             alternating=self.exercise.alternating,
+            any_direction=self.exercise.any_direction,
+            rebase_s=max(10.0, 2 * hold_s + 5.0),
+            rate_hz=rate,
             sides=self.exercise.sides,
             hold_target_s=hold_s,
             set_gap_s=float(np.clip(dose.rest_s / 2, 8.0, 20.0)),
@@ -231,6 +234,8 @@ class AnalysisPipeline:
         done_ns = int(buffer_t[-1]) if len(buffer_t) else int(t_ns[i + k])
         calibration = calibration.model_copy(update={"t_s": (done_ns - self.t0_ns) / 1e9})
         self._calibrator = None
+        if self._detector is not None:
+            self._detector.reset_pose()
         self._calibrated(calibration)
         events.append(Calibrated(t_s=calibration.t_s, calibration=calibration))
         if calibration.plane_quality < MIN_PLANE_QUALITY:
@@ -243,7 +248,7 @@ class AnalysisPipeline:
                     calibration.plane_quality,
                 )
             )
-        still_buffer = np.zeros(len(buffer_t), dtype=bool)  # the first rep: never a slip
+        still_buffer = np.degrees(np.linalg.norm(buffer_gyro, axis=1)) < STILL_DPS
         self._detect(buffer_t, buffer_gravity, buffer_gyro, still_buffer, 0, events)
         return i + k
 
@@ -291,7 +296,18 @@ class AnalysisPipeline:
         if slipped:
             stop = int(np.searchsorted(t_s, slipped[0].t_s)) + 1
             events.append(slipped[0])
-        rep_events = detector.process(t_ns[:stop], angle[:stop], speed[:stop])
+        rep_events = detector.process(t_ns[:stop], angle[:stop], speed[:stop], still[:stop])
+        for rebase_ns, shift in detector.rebased:
+            events.append(
+                warning_event(
+                    WarningKind.SENSOR_SLIPPED,
+                    (rebase_ns - self.t0_ns) / 1e9,
+                    f"rest pose moved by {shift:+.0f} deg (posture change or slipped sensor); "
+                    "counting from the new pose",
+                    shift,
+                )
+            )
+        detector.rebased.clear()
         magnitude = np.abs(angle[:stop]) if self.exercise.alternating else angle[:stop]
         if self._range_monitor:
             events.extend(self._range_monitor.process(t_s[:stop], magnitude))

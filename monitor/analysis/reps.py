@@ -4,10 +4,13 @@ The machine is event driven: within a block it jumps from one threshold crossing
 vectorised searches, so the Python work is per crossing, not per sample, and the result does not
 depend on how the samples were split into blocks.
 
-A rep starts when the angle leaves the neutral zone beyond `enter` degrees and ends when it comes
-back under `exit`; both thresholds follow the range of recent reps (hysteresis scaled to the
-person), never below the exercise's `min_rom_deg`. A hold is time spent slow and within a wobble
-tolerance of the angle where it began; a set ends after `set_gap_s` without reps.
+A rep starts when the angle leaves the rest pose (a baseline that follows the still angle between
+reps, so slow posture drift is not counted) by `enter` degrees and ends when it comes back within
+`exit`; both thresholds follow the range of recent reps (hysteresis scaled to the person), never
+below the exercise's `min_rom_deg`. Staying still away from the rest pose for `rebase_s` is not a
+rep: the rest pose moved (posture change or a slipped sensor) and the baseline is re-anchored.
+A hold is time spent slow and within a wobble tolerance of the angle where it began; a set ends
+after `set_gap_s` without reps.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.signal import lfilter
 
 from monitor.analysis.results import (
     AnalysisEvent,
@@ -37,6 +41,7 @@ class DetectorSettings:
     exit_fraction: float = 0.5  # of the enter threshold
     reference_weight: float = 0.3  # how fast the reference range follows new reps
     alternating: bool = False
+    any_direction: bool = False  # the direction is learned from the first rep after each rebase
     sides: tuple[str, str] = ("right", "left")
     hold_target_s: float = 0.0
     hold_speed_dps: float = 12.0
@@ -48,6 +53,9 @@ class DetectorSettings:
     target_reps: int = 5
     target_sets: int = 1
     rom_target_deg: float | None = None
+    rebase_s: float = 10.0
+    baseline_tau_s: float = 3.0
+    rate_hz: float = 25.0
 
 
 def _first(mask: np.ndarray) -> int | None:
@@ -66,6 +74,10 @@ class RepDetector:
     sets: list[SetResult] = field(default_factory=list)
     # REST state
     out: bool = False
+    baseline: float = 0.0
+    direction: int = 1  # +1 or -1; 0 while an any-direction exercise has not shown its way
+    rebased: list[tuple[int, float]] = field(default_factory=list)  # (t_ns, shift deg)
+    _still_since_ns: int | None = None
     _last_low_ns: int | None = None
     _last_end_ns: int | None = None
     _set_open: bool = False
@@ -76,6 +88,7 @@ class RepDetector:
     _side: int = 1
     _start_ns: int = 0
     _peak: float = 0.0
+    _peak_angle: float = 0.0
     _peak_speed: float = 0.0
     _holding: bool = False
     _hold_anchor: float = 0.0
@@ -101,29 +114,52 @@ class RepDetector:
         return (now_ns - self._hold_start_ns) / 1e9 if self._holding else 0.0
 
     def process(
-        self, t_ns: np.ndarray, angle: np.ndarray, speed: np.ndarray
+        self, t_ns: np.ndarray, angle: np.ndarray, speed: np.ndarray, still: np.ndarray
     ) -> list[AnalysisEvent]:
+        """Consume one block (angle deg, speed deg/s, still flags); rebases go to `rebased`."""
         events: list[AnalysisEvent] = []
         n = len(t_ns)
         i = 0
         while i < n:
-            i = self._rest(t_ns, angle, i, events) if not self.out else i
+            i = self._rest(t_ns, angle, still, i, events) if not self.out else i
             if i < n:
-                i = self._out(t_ns, angle, speed, i, events)
+                i = self._out(t_ns, angle, speed, still, i, events)
         return events
 
+    def __post_init__(self) -> None:
+        self.direction = 0 if self.settings.any_direction else 1
+
+    def reset_pose(self) -> None:
+        """A new calibration: the angle is measured from a new neutral pose."""
+        self.baseline = 0.0
+        self.out = False
+        self._holding = False
+        self._last_low_ns = None
+        self._still_since_ns = None
+        if self.settings.any_direction:
+            self.direction = 0
+
+    def _excursion(self, values: np.ndarray) -> np.ndarray:
+        if self.settings.alternating or self.direction == 0:
+            return np.abs(values)
+        return self.direction * values
+
     # --- REST: waiting for the angle to leave the neutral zone -------------------------------
-    def _rest(self, t_ns: np.ndarray, angle: np.ndarray, i: int, events: list) -> int:
+    def _rest(
+        self, t_ns: np.ndarray, angle: np.ndarray, still: np.ndarray, i: int, events: list
+    ) -> int:
         enter = self.enter_deg
-        magnitude = np.abs(angle[i:]) if self.settings.alternating else angle[i:]
-        j = _first(magnitude >= enter)
+        baseline = self._baseline_before(angle[i:], still[i:])
+        j = _first(self._excursion(angle[i:] - baseline) >= enter)
         stop = len(t_ns) if j is None else i + j
+        self._advance_baseline(angle[i:stop], still[i:stop])
+        self._still_since_ns = None
         if self._set_open and self._last_end_ns is not None:
             deadline = self._last_end_ns + int(self.settings.set_gap_s * 1e9)
             k = _first(t_ns[i:stop] >= deadline)
             if k is not None:
                 self._close_set(int(t_ns[i + k]), events)
-        low = np.flatnonzero(np.abs(angle[i:stop]) < self.exit_deg)
+        low = np.flatnonzero(np.abs(angle[i:stop] - baseline[: stop - i]) < self.exit_deg)
         if low.size:
             self._last_low_ns = int(t_ns[i + int(low[-1])])
         if j is None:
@@ -131,9 +167,37 @@ class RepDetector:
         self._begin_rep(stop, t_ns, angle, events)
         return stop
 
+    def _baseline_before(self, angle: np.ndarray, still: np.ndarray) -> np.ndarray:
+        """Baseline in force at each sample: an exponential mean of the still samples before it."""
+        alpha = 1.0 / max(1.0, self.settings.baseline_tau_s * self.settings.rate_hz)
+        positions = np.flatnonzero(still)
+        if positions.size == 0:
+            return np.full(angle.shape, self.baseline)
+        smoothed, _ = lfilter(
+            [alpha], [1.0, alpha - 1.0], angle[positions], zi=[(1 - alpha) * self.baseline]
+        )
+        after = np.full(angle.shape, self.baseline)
+        last = np.full(angle.shape, -1)
+        last[positions[positions + 1 < angle.size] + 1] = np.arange(positions.size)[
+            positions + 1 < angle.size
+        ]
+        last = np.maximum.accumulate(last)
+        has = last >= 0
+        after[has] = smoothed[last[has]]
+        return after
+
+    def _advance_baseline(self, angle: np.ndarray, still: np.ndarray) -> None:
+        positions = np.flatnonzero(still)
+        if positions.size:
+            alpha = 1.0 / max(1.0, self.settings.baseline_tau_s * self.settings.rate_hz)
+            smoothed, _ = lfilter(
+                [alpha], [1.0, alpha - 1.0], angle[positions], zi=[(1 - alpha) * self.baseline]
+            )
+            self.baseline = float(smoothed[-1])
+
     def _begin_rep(self, j: int, t_ns: np.ndarray, angle: np.ndarray, events: list) -> None:
         self.out = True
-        self._side = 1 if angle[j] >= 0 else -1
+        self._side = 1 if angle[j] >= self.baseline else -1
         self._start_ns = self._last_low_ns if self._last_low_ns is not None else int(t_ns[j])
         self._peak = 0.0
         self._peak_speed = 0.0
@@ -159,13 +223,33 @@ class RepDetector:
 
     # --- OUT: tracking peak and holds until the angle is back under the exit threshold ----------
     def _out(
-        self, t_ns: np.ndarray, angle: np.ndarray, speed: np.ndarray, i: int, events: list
+        self,
+        t_ns: np.ndarray,
+        angle: np.ndarray,
+        speed: np.ndarray,
+        still: np.ndarray,
+        i: int,
+        events: list,
     ) -> int:
-        signed = self._side * angle
+        signed = self._side * (angle - self.baseline)
         e_rel = _first(signed[i:] < self.exit_deg)
         e = len(t_ns) if e_rel is None else i + e_rel
+        settled = self._settled_index(t_ns[i:e], still[i:e])
+        if settled is not None:  # still away from the rest pose: the rest pose moved
+            k = i + settled
+            self.rebased.append((int(t_ns[k]), float(angle[k] - self.baseline)))
+            self.baseline = float(angle[k])
+            if self.settings.any_direction:
+                self.direction = 0
+            self.out = False
+            self._holding = False
+            self._last_low_ns = int(t_ns[k])
+            return k + 1
         if e > i:
-            self._peak = max(self._peak, float(signed[i:e].max()))
+            top = i + int(np.argmax(signed[i:e]))
+            if signed[top] > self._peak:
+                self._peak = float(signed[top])
+                self._peak_angle = float(angle[top])
             self._peak_speed = max(self._peak_speed, float(np.abs(speed[i:e]).max()))
             self._track_hold(t_ns, signed, speed, i, e, events)
         too_long = _first(t_ns[i:e] - self._start_ns > int(self.settings.max_rep_s * 1e9))
@@ -184,6 +268,20 @@ class RepDetector:
         if duration_s >= self.settings.min_rep_s and self._peak >= self.enter_deg:
             self._count_rep(int(t_ns[e]), events)
         return e
+
+    def _settled_index(self, t_ns: np.ndarray, still: np.ndarray) -> int | None:
+        """First sample where the current still run has lasted `rebase_s`, carrying runs over."""
+        limit = int(self.settings.rebase_s * 1e9)
+        starts = np.flatnonzero(still & np.concatenate(([True], ~still[:-1])))
+        run_start = np.full(t_ns.shape, -1, dtype=np.int64)
+        run_start[starts] = t_ns[starts]
+        if still.size and still[0] and self._still_since_ns is not None:
+            run_start[0] = self._still_since_ns
+        run_start = np.where(still, np.maximum.accumulate(np.where(still, run_start, -1)), -1)
+        over = _first(still & (t_ns - run_start >= limit))
+        if still.size:
+            self._still_since_ns = int(run_start[-1]) if still[-1] else None
+        return over
 
     def _track_hold(
         self,
@@ -280,13 +378,15 @@ class RepDetector:
             set_index=self._sets_started,
             start_s=self._t(self._start_ns),
             end_s=self._t(t_end_ns),
-            peak_angle_deg=self._side * self._peak,
+            peak_angle_deg=self._peak_angle,
             hold_s=self._hold_best_s,
             peak_speed_dps=self._peak_speed,
             side=side,
             flags=flags,
         )
         self.reps.append(rep)
+        if self.direction == 0:
+            self.direction = self._side
         self.reference_deg += s.reference_weight * (self._peak - self.reference_deg)
         self._last_end_ns = t_end_ns
         events.append(RepCounted(t_s=rep.end_s, rep=rep))
