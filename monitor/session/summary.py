@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Literal
@@ -21,6 +21,12 @@ from typing import Annotated, Literal
 import numpy as np
 from numpy.typing import ArrayLike
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from monitor.analysis.exercises import Dose, Limits
+from monitor.analysis.exercises import Prescription as AnalysisPrescription
+from monitor.analysis.results import AnalysisSummary
+from monitor.analysis.results import Calibration as AnalysisCalibration
+from monitor.core.events import Event, EventKind
 
 SCHEMA_VERSION = 1
 SCHEMA_PATH = Path(__file__).with_name("summary.schema.json")
@@ -110,7 +116,7 @@ class Rep(_Model):
     peak_angle_deg: Degrees
     hold_s: Seconds = 0.0
     peak_speed_dps: Rate
-    side: Literal["left", "right"] | None = None
+    side: str | None = Field(default=None, description="Direction in alternating exercises.")
     flags: tuple[str, ...] = Field(
         default=(), description="What went wrong with this rep, e.g. too_fast, range_limit."
     )
@@ -247,6 +253,137 @@ def decimate_trace(t_s: ArrayLike, angle_deg: ArrayLike, *, max_points: int = 15
     t, angle = t[finite], angle[finite]
     step = max(1, math.ceil(len(t) / max_points))
     return AngleTrace(t_s=tuple(t[::step].tolist()), angle_deg=tuple(angle[::step].tolist()))
+
+
+def prescription_from(
+    dose: Dose, limits: Limits, mode: str, calibration_range_deg: float | None
+) -> Prescription:
+    """The analysis prescription (dose and limits) in degrees; limits given as a percentage of
+    the range measured at calibration resolve against that range, as the pipeline does."""
+    target, limit = limits.rom_target_deg, limits.rom_limit_deg
+    if calibration_range_deg:
+        if target is None and limits.rom_target_pct:
+            target = calibration_range_deg * limits.rom_target_pct / 100
+        if limit is None and limits.rom_limit_pct:
+            limit = calibration_range_deg * (1 + limits.rom_limit_pct / 100)
+    return Prescription(
+        sets=dose.sets,
+        reps=dose.reps,
+        hold_s=dose.hold_s if mode != "reps" and dose.hold_s else None,
+        rest_s=dose.rest_s,
+        target_deg=target,
+        limit_deg=limit,
+        max_speed_dps=limits.max_speed_dps,
+    )
+
+
+def calibration_from(calibration: AnalysisCalibration) -> Calibration:
+    return Calibration(
+        method=calibration.method,
+        at_s=max(calibration.t_s, 0.0),
+        neutral_gravity=calibration.neutral_gravity,
+        axis=calibration.axis,
+        range_deg=calibration.rom_deg,
+        plane_quality=min(max(calibration.plane_quality, 0.0), 1.0),
+    )
+
+
+def exercise_from(result: AnalysisSummary, prescription: AnalysisPrescription) -> ExerciseSummary:
+    """One exercise of the session from the pipeline's summary and the prescription it ran."""
+    by_set: dict[int, list[Rep]] = {}
+    for rep in result.reps:
+        reps = by_set.setdefault(rep.set_index, [])
+        reps.append(
+            Rep(
+                index=len(reps) + 1,
+                start_s=max(rep.start_s, 0.0),
+                end_s=max(rep.end_s, 0.0),
+                peak_angle_deg=rep.peak_angle_deg,
+                hold_s=max(rep.hold_s, 0.0),
+                peak_speed_dps=abs(rep.peak_speed_dps),
+                side=rep.side,
+                flags=tuple(rep.flags),
+            )
+        )
+    sets = [
+        SetSummary(
+            index=index,
+            start_s=min(rep.start_s for rep in reps),
+            end_s=max(rep.end_s for rep in reps),
+            reps=tuple(reps),
+        )
+        for index, reps in sorted(by_set.items())
+    ]
+    calibration_range = result.calibration.rom_deg if result.calibration else None
+    wanted = prescription_from(
+        prescription.dose, prescription.limits, result.mode, calibration_range
+    )
+    return ExerciseSummary(
+        exercise_id=result.exercise_id,
+        name=result.exercise_name,
+        mode=result.mode,
+        start_s=sets[0].start_s if sets else 0.0,
+        end_s=sets[-1].end_s if sets else max(result.duration_s, 0.0),
+        prescription=wanted,
+        sets=tuple(sets),
+        adherence=adherence(sets, wanted),
+    )
+
+
+def from_analysis(
+    result: AnalysisSummary,
+    prescription: AnalysisPrescription,
+    *,
+    meta: SessionMeta,
+    gaps: Sequence[Gap] = (),
+    trace: AngleTrace | None = None,
+) -> SessionSummary:
+    """The summary of a one-exercise session (the pipeline's unit) from its analysis."""
+    return SessionSummary(
+        session=meta,
+        calibration=calibration_from(result.calibration) if result.calibration else None,
+        exercises=(exercise_from(result, prescription),),
+        warnings=tuple(
+            WarningEntry(
+                kind=str(w.kind),
+                t_s=max(w.t_s, 0.0),
+                message=w.message,
+                exercise_id=result.exercise_id,
+            )
+            for w in result.warnings
+        ),
+        gaps=tuple(gaps),
+        trace=trace,
+    )
+
+
+def gaps_from_events(events: Iterable[Event], t0_ns: int) -> list[Gap]:
+    """Gaps reported by the data path (decoder, aligner, BLE link), in session seconds.
+
+    Producers describe the gap span with `duration_ns`, `from_ns`/`to_ns` or `start_ns` +
+    `duration_s` in the event data; overlapping reports of one gap (say, per channel) merge.
+    """
+    spans: list[tuple[float, float, str]] = []
+    for event in events:
+        if event.kind is not EventKind.GAP:
+            continue
+        data = event.data
+        start_ns = int(data.get("from_ns", data.get("start_ns", event.t_ns)))
+        if "to_ns" in data:
+            duration_ns = int(data["to_ns"]) - start_ns
+        elif "duration_ns" in data:
+            duration_ns = int(data["duration_ns"])
+        else:
+            duration_ns = int(float(data.get("duration_s", 0.0)) * 1e9)
+        start = max((start_ns - t0_ns) / 1e9, 0.0)
+        spans.append((start, start + max(duration_ns, 0) / 1e9, event.message))
+    merged: list[list] = []
+    for start, end, reason in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end, reason])
+    return [Gap(start_s=s, duration_s=e - s, reason=r) for s, e, r in merged]
 
 
 def json_schema() -> str:
