@@ -11,11 +11,16 @@ gatt_sensordata_app and its python client).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from enum import IntEnum
 from typing import Literal
 
+import numpy as np
 from pydantic import Field
 
-from monitor.profiles.codecs.base import CodecModel
+from monitor.core import Event, EventKind, Notification, NotificationBatch, SampleBlock
+from monitor.profiles.codecs.base import Codec, CodecModel, DecodeResult, register_codec
+from monitor.profiles.codecs.device_clock import clock_events
 
 GSP_SERVICE_UUID = "34802252-7185-4d5d-b431-630e7050e8f0"
 GSP_COMMAND_UUID = "34800001-7185-4d5d-b431-630e7050e8f0"
@@ -39,3 +44,289 @@ class MovesenseSettings(CodecModel):
     client_ref: int = Field(default=99, ge=1, le=255)
     att_mtu: int = Field(default=161, ge=23, le=517)
     samples_per_notification: int = Field(default=0, ge=0, le=255)
+
+
+class Command(IntEnum):
+    HELLO = 0
+    SUBSCRIBE = 1
+    UNSUBSCRIBE = 2
+
+
+class Response(IntEnum):
+    COMMAND_RESULT = 1
+    DATA = 2
+    DATA_PART2 = 3
+
+
+# Blocks of each resource's payload, in order, and the factor from wire unit to project unit.
+BLOCKS: dict[str, tuple[str, ...]] = {
+    "Acc": ("acc",),
+    "Gyro": ("gyro",),
+    "Magn": ("mag",),
+    "IMU6": ("acc", "gyro"),
+    "IMU9": ("acc", "gyro", "mag"),
+}
+_TO_PROJECT_UNIT = {"acc": 1.0, "gyro": np.pi / 180.0, "mag": 1.0}  # m/s^2, deg/s, uT
+TIMESTAMP_SIZE = 4
+HEADER_SIZE = 2  # [response type, client ref]
+
+
+def resource_path(measurement: str, sample_rate_hz: int) -> str:
+    return f"/Meas/{measurement}/{sample_rate_hz}"
+
+
+def build_hello(client_ref: int) -> bytes:
+    return bytes((Command.HELLO, client_ref))
+
+
+def build_subscribe(client_ref: int, path: str) -> bytes:
+    """SUBSCRIBE: the resource path in ASCII, no terminator (gatt_sensordata_app)."""
+    return bytes((Command.SUBSCRIBE, client_ref)) + path.encode("ascii")
+
+
+def build_unsubscribe(client_ref: int) -> bytes:
+    return bytes((Command.UNSUBSCRIBE, client_ref))
+
+
+def build_command_result(client_ref: int, status: int) -> bytes:
+    """What the sensor notifies after a command, e.g. 507 when no subscription slot is free."""
+    return bytes((Response.COMMAND_RESULT, client_ref)) + status.to_bytes(2, "little")
+
+
+def build_hello_reply(client_ref: int) -> bytes:
+    return bytes((Response.COMMAND_RESULT, client_ref)) + b"Hello"
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    client_ref: int
+    status: int | None  # HTTP-style status; None for the HELLO reply
+    text: str = ""
+
+
+def parse_command_result(data: bytes) -> CommandResult:
+    if len(data) < 4 or data[0] != Response.COMMAND_RESULT:
+        raise ValueError(f"not a GSP command result: {data.hex()}")
+    if len(data) == 4:
+        return CommandResult(data[1], int.from_bytes(data[2:4], "little"))
+    return CommandResult(data[1], None, data[2:].decode("ascii", errors="replace"))
+
+
+def split_data_message(client_ref: int, payload: bytes, att_mtu: int) -> list[bytes]:
+    """DATA message -> notifications of at most `att_mtu - 3` bytes.
+
+    The first carries `[DATA, ref]` and as much payload as fits; the rest follows in
+    `[DATA_PART2, ref, continuation]` notifications (the vendor client shows one for IMU9 at
+    104 Hz; longer messages at small MTUs take several, each appended in order).
+    """
+    limit = att_mtu - 3
+    message = bytes((Response.DATA, client_ref)) + payload
+    parts = [message[:limit]]
+    rest = message[limit:]
+    step = limit - HEADER_SIZE
+    for start in range(0, len(rest), step):
+        parts.append(bytes((Response.DATA_PART2, client_ref)) + rest[start : start + step])
+    return parts
+
+
+@register_codec
+class MovesenseCodec(Codec):
+    """GSP notifications of one subscription <-> sample blocks."""
+
+    name = "movesense"
+    Settings = MovesenseSettings
+
+    settings: MovesenseSettings
+
+    def __init__(self, params: CodecModel, settings: CodecModel, stream: str = "") -> None:
+        super().__init__(params, settings, stream)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget a half-received message and the last timestamp (the sensor drops
+        subscriptions on disconnect and its clock restarts on reboot)."""
+        self._pending: bytearray | None = None
+        self._last_ts_ms = -1
+        self._last_count = 0
+        self._last_t_ns = 0
+
+    # --- commands ------------------------------------------------------------------------
+
+    @property
+    def blocks(self) -> tuple[str, ...]:
+        return BLOCKS[self.settings.measurement]
+
+    @property
+    def samples_per_notification(self) -> int:
+        return self.settings.samples_per_notification or max(1, self.settings.sample_rate_hz // 13)
+
+    def message_size(self, samples: int) -> int:
+        """Bytes of a whole DATA message (header included) holding `samples` samples."""
+        return HEADER_SIZE + TIMESTAMP_SIZE + samples * len(self.blocks) * 12
+
+    def subscribe_command(self) -> bytes:
+        path = resource_path(self.settings.measurement, self.settings.sample_rate_hz)
+        return build_subscribe(self.settings.client_ref, path)
+
+    def unsubscribe_command(self) -> bytes:
+        return build_unsubscribe(self.settings.client_ref)
+
+    def hello_command(self) -> bytes:
+        return build_hello(self.settings.client_ref)
+
+    # --- decoding ------------------------------------------------------------------------
+
+    def _event(self, kind: EventKind, message: str, **data: object) -> Event:
+        return Event(self._last_t_ns, kind, message, self.stream, dict(data))
+
+    def _bad(self, result: DecodeResult, message: str, payload: bytes) -> None:
+        result.bad_packets += 1
+        result.events.append(self._event(EventKind.BAD_PACKET, message, hex=payload[:32].hex()))
+
+    def decode(self, batch: NotificationBatch) -> DecodeResult:
+        result = DecodeResult()
+        ref = self.settings.client_ref
+        limit = self.settings.att_mtu - 3
+        whole = self.message_size(self.samples_per_notification)
+        messages: list[bytes] = []
+        for payload in batch.payloads():
+            if len(payload) < HEADER_SIZE:
+                self._bad(result, f"GSP notification of {len(payload)} bytes", payload)
+                continue
+            kind, payload_ref = payload[0], payload[1]
+            if kind == Response.COMMAND_RESULT:
+                self._command_result(payload, result)
+                continue
+            if payload_ref != ref:
+                continue  # another subscription's data
+            if kind == Response.DATA:
+                self._flush_pending(messages, result)
+                if len(payload) == limit and whole > limit:
+                    self._pending = bytearray(payload)
+                else:
+                    messages.append(payload)
+            elif kind == Response.DATA_PART2:
+                if self._pending is None:
+                    self._bad(result, "GSP DATA_PART2 without its first part", payload)
+                    continue
+                self._pending += payload[HEADER_SIZE:]
+                if len(payload) < limit or len(self._pending) >= whole:
+                    messages.append(bytes(self._pending))
+                    self._pending = None
+            else:
+                self._bad(result, f"GSP notification of unknown type {kind}", payload)
+        if messages:
+            self._decode_messages(messages, result)
+        return result
+
+    def _flush_pending(self, messages: list[bytes], result: DecodeResult) -> None:
+        """A new DATA message ends a pending one: keep it if it holds whole samples."""
+        if self._pending is None:
+            return
+        body = len(self._pending) - HEADER_SIZE - TIMESTAMP_SIZE
+        if body > 0 and body % (len(self.blocks) * 12) == 0:
+            messages.append(bytes(self._pending))
+        else:
+            self._bad(result, "GSP DATA message cut off (DATA_PART2 missing)", bytes(self._pending))
+        self._pending = None
+
+    def _command_result(self, payload: bytes, result: DecodeResult) -> None:
+        try:
+            reply = parse_command_result(payload)
+        except ValueError as error:
+            self._bad(result, str(error), payload)
+            return
+        if reply.status is None:
+            message = f"GSP ref {reply.client_ref}: {reply.text}"
+        else:
+            message = f"GSP ref {reply.client_ref}: status {reply.status}"
+        result.events.append(
+            self._event(
+                EventKind.CONTROL,
+                message,
+                client_ref=reply.client_ref,
+                status=reply.status,
+                text=reply.text,
+            )
+        )
+
+    def _decode_messages(self, messages: list[bytes], result: DecodeResult) -> None:
+        """Whole DATA messages -> one block; messages with equal sample counts decode together."""
+        sample_size = len(self.blocks) * 12
+        good = []
+        for message in messages:
+            body = len(message) - HEADER_SIZE - TIMESTAMP_SIZE
+            if body <= 0 or body % sample_size:
+                self._bad(result, f"GSP DATA payload of {body} bytes after the timestamp", message)
+            else:
+                good.append(message)
+        if not good:
+            return
+        counts = np.array([len(m) - HEADER_SIZE - TIMESTAMP_SIZE for m in good]) // sample_size
+        first_sample = np.cumsum(counts) - counts
+        total = int(counts.sum())
+        ts_ms = np.empty(len(good), dtype=np.int64)
+        channels = {c: np.empty((total, 3), dtype=np.float64) for c in self.blocks}
+        for count in np.unique(counts):
+            rows = np.flatnonzero(counts == count)
+            raw = np.frombuffer(b"".join(good[r] for r in rows), dtype=np.uint8)
+            raw = raw.reshape(rows.shape[0], -1)[:, HEADER_SIZE:]
+            ts_ms[rows] = raw[:, :TIMESTAMP_SIZE].copy().view("<u4")[:, 0]
+            floats = raw[:, TIMESTAMP_SIZE:].copy().view("<f4")
+            floats = floats.reshape(rows.shape[0], len(self.blocks), count, 3)
+            target = (first_sample[rows][:, None] + np.arange(count)).reshape(-1)
+            for number, channel in enumerate(self.blocks):
+                values = floats[:, number].reshape(-1, 3).astype(np.float64)
+                channels[channel][target] = values * _TO_PROJECT_UNIT[channel]
+        period_ns = 1e9 / self.settings.sample_rate_hz
+        message_of_sample = np.repeat(np.arange(len(good)), counts)
+        index_in_message = np.arange(total) - first_sample[message_of_sample]
+        t_ns = ts_ms[message_of_sample] * 1_000_000 + np.rint(index_in_message * period_ns).astype(
+            np.int64
+        )
+        previous = np.concatenate([[self._last_ts_ms], ts_ms[:-1]])
+        previous_count = np.concatenate([[self._last_count], counts[:-1]])
+        result.events.extend(
+            clock_events(
+                ts_ms * 1_000_000,
+                np.where(previous >= 0, previous * 1_000_000, 0),
+                previous_count * period_ns,
+                period_ns,
+                self.stream,
+                f"Movesense {self.settings.measurement}",
+            )
+        )
+        self._last_ts_ms = int(ts_ms[-1])
+        self._last_count = int(counts[-1])
+        self._last_t_ns = int(t_ns[-1])
+        result.blocks.append(SampleBlock(t_ns=t_ns, stream=self.stream, **channels))
+
+    # --- encoding ------------------------------------------------------------------------
+
+    def encode(self, block: SampleBlock) -> list[Notification]:
+        """DATA messages of `samples_per_notification` samples, split to the ATT MTU.
+
+        The timestamp is the first sample's time in whole ms (uint32, wrapping like the
+        sensor's); host_t_ns of each notification is the message's last sample time.
+        """
+        missing = [c for c in self.blocks if getattr(block, c) is None]
+        if missing:
+            raise ValueError(f"{self.settings.measurement} needs channels {missing}")
+        step = self.samples_per_notification
+        out: list[Notification] = []
+        for start in range(0, len(block), step):
+            stop = min(start + step, len(block))
+            ts_ms = (int(block.t_ns[start]) // 1_000_000) & 0xFFFFFFFF
+            body = b"".join(
+                (getattr(block, c)[start:stop] / _TO_PROJECT_UNIT[c]).astype("<f4").tobytes()
+                for c in self.blocks
+            )
+            payload = ts_ms.to_bytes(TIMESTAMP_SIZE, "little") + body
+            host_t_ns = int(block.t_ns[stop - 1])
+            out.extend(
+                Notification(GSP_DATA_UUID, part, host_t_ns)
+                for part in split_data_message(
+                    self.settings.client_ref, payload, self.settings.att_mtu
+                )
+            )
+        return out
