@@ -1,7 +1,7 @@
 """Movesense GATT SensorData Protocol (GSP) codec: /Meas/Acc, /Meas/IMU6, /Meas/IMU9 streams.
 
 Commands go to 34800001 as `[cmd, client_ref, data...]`; everything comes back as
-notifications on 34800002: `[1 COMMAND_RESULT, ref, u16 status | "Hello"]`,
+notifications on 34800002: `[1 COMMAND_RESULT, ref, u16 BE status | "Hello"]`,
 `[2 DATA, ref, payload]` and `[3 DATA_PART2, ref, continuation]` when the payload did not fit
 one notification. A payload is a uint32 timestamp (ms since sensor boot, first sample) and then
 one block of N float32 x, y, z triples per sensor (acc m/s^2, gyro deg/s, magn uT), blocks not
@@ -89,8 +89,12 @@ def build_unsubscribe(client_ref: int) -> bytes:
 
 
 def build_command_result(client_ref: int, status: int) -> bytes:
-    """What the sensor notifies after a command, e.g. 507 when no subscription slot is free."""
-    return bytes((Response.COMMAND_RESULT, client_ref)) + status.to_bytes(2, "little")
+    """What the sensor notifies after a command, e.g. 507 when no subscription slot is free.
+
+    The status is big-endian: the firmware writes 507 as `0x01, 0xFB`
+    (GATTSensorDataClient.cpp handleIncomingCommand, HTTP_CODE_INSUFFICIENT_STORAGE).
+    """
+    return bytes((Response.COMMAND_RESULT, client_ref)) + status.to_bytes(2, "big")
 
 
 def build_hello_reply(client_ref: int) -> bytes:
@@ -108,7 +112,7 @@ def parse_command_result(data: bytes) -> CommandResult:
     if len(data) < 4 or data[0] != Response.COMMAND_RESULT:
         raise ValueError(f"not a GSP command result: {data.hex()}")
     if len(data) == 4:
-        return CommandResult(data[1], int.from_bytes(data[2:4], "little"))
+        return CommandResult(data[1], int.from_bytes(data[2:4], "big"))
     return CommandResult(data[1], None, data[2:].decode("ascii", errors="replace"))
 
 
