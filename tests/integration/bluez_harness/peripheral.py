@@ -90,6 +90,14 @@ class Firmware:
     def on_read(self, uuid: str, value: bytes) -> bytes:
         return value
 
+    def outgoing(self, uuid: str, data: bytes) -> bytes:
+        """A stream notification as sent now (e.g. stamped with the client's reference)."""
+        return data
+
+    def services(self) -> tuple["ServiceSpec", ...]:
+        """The sensor's own GATT services (Device Information and Battery come on top)."""
+        return ()
+
 
 class _Characteristic(ServiceInterface):
     def __init__(self, peripheral: "FakePeripheral", spec: CharacteristicSpec, service: str):
@@ -286,18 +294,24 @@ class FakePeripheral:
             if delay > 0:
                 await asyncio.sleep(delay)
             if self.firmware.active and self.notifying(uuid):
-                self.notify(uuid, data)
+                self.notify(uuid, self.firmware.outgoing(uuid, data))
                 self.sent += 1
             else:
                 self.dropped += 1
+
+    @property
+    def stream_started(self) -> bool:
+        return self._stream_task is not None
 
     @property
     def streaming(self) -> bool:
         return self._stream_task is not None and not self._stream_task.done()
 
     async def wait_stream_done(self) -> None:
-        if self._stream_task is not None:
-            await self._stream_task
+        """Wait for the stream to start (a client's start command) and to run to its end."""
+        while self._stream_task is None:
+            await asyncio.sleep(0.005)
+        await self._stream_task
 
     def stop_stream(self) -> None:
         if self._stream_task is not None:
@@ -314,3 +328,19 @@ class FakePeripheral:
 
     async def stop(self) -> None:
         await self.vanish()
+
+
+async def start_sensor(
+    bus_address: str,
+    adapter: int,
+    name: str,
+    firmware: Firmware,
+    advertised_uuids: Sequence[str] = (),
+    battery: int = 87,
+    model: str = "",
+) -> FakePeripheral:
+    """A fake sensor with the firmware's services plus Device Information and Battery."""
+    services = (*firmware.services(), *standard_services("Fake", model or name, "1.0.0", battery))
+    return await FakePeripheral(
+        bus_address, adapter, name, services, firmware, tuple(advertised_uuids)
+    ).start()
