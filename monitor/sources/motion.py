@@ -28,7 +28,15 @@ from typing import Annotated, Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+)
 from scipy.spatial.transform import Rotation
 
 from monitor.core import GRAVITY, SampleBlock
@@ -185,7 +193,17 @@ class IdleSegment(_Model):
     shift_every_s: float = Field(4.0, gt=0.5)
 
 
-Segment = Annotated[RepsSegment | IdleSegment, Field(discriminator="type")]
+def _segment_type(value: object) -> str:
+    """A segment without `type` is a reps segment (the common case in script files)."""
+    if isinstance(value, dict):
+        return str(value.get("type", "reps"))
+    return str(getattr(value, "type", "reps"))
+
+
+Segment = Annotated[
+    Annotated[RepsSegment, Tag("reps")] | Annotated[IdleSegment, Tag("idle")],
+    Discriminator(_segment_type),
+]
 
 
 class Noise(_Model):

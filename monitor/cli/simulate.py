@@ -1,0 +1,193 @@
+"""`monitor simulate`: a virtual sensor session as a recording (or generic CSV) plus its truth."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from monitor.errors import MonitorError
+from monitor.sources.motion import EXERCISES, MotionScript, RepsSegment, RepVariation
+from monitor.sources.simulate import (
+    DEFAULT_START_UTC,
+    simulate,
+    truth_path,
+    write_recording,
+    write_samples_csv,
+    write_truth_csv,
+)
+
+_VARIATION_KEYS = {
+    "rom": "rom_deg",
+    "up": "up_s",
+    "down": "down_s",
+    "hold": "hold_s",
+    "speed": "peak_speed_dps",
+    "label": "label",
+}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "simulate",
+        help="simulate a sensor session (recording + ground-truth CSV)",
+        description="Simulate an exercise session on a bundled sensor profile: the exact "
+        "notifications its firmware would send, written as a recording, and the true segment "
+        "angle next to it (FILE.truth.csv). Flags override the script's values.",
+    )
+    parser.add_argument("--profile", required=True, help="firmware profile id (or .toml path)")
+    parser.add_argument("--stream", help="profile stream (default: the profile's first)")
+    parser.add_argument("--script", type=Path, help="motion script (TOML or JSON)")
+    parser.add_argument("--exercise", help=f"one of: {', '.join(sorted(EXERCISES))}")
+    parser.add_argument("--sets", type=int, help="sets per reps segment")
+    parser.add_argument("--reps", type=int, help="reps per set")
+    parser.add_argument("--hold", type=float, metavar="S", help="hold at end range (s)")
+    parser.add_argument("--rom", type=float, metavar="DEG", help="range of motion (degrees)")
+    parser.add_argument("--tempo", type=float, metavar="S", help="seconds up and down each")
+    parser.add_argument("--rest", type=float, metavar="S", help="rest between reps (s)")
+    parser.add_argument(
+        "--vary",
+        action="append",
+        default=[],
+        metavar="SET:REP:KEY=V[,KEY=V]",
+        help="change one rep; keys rom, up, down, hold, speed (deg/s), label "
+        "(e.g. 1:3:rom=110,label=overdone)",
+    )
+    parser.add_argument("--rate", type=float, metavar="HZ", help="sample rate (nearest supported)")
+    parser.add_argument("--mounting", help="'random' or ROLL,PITCH,YAW degrees (sensor on segment)")
+    parser.add_argument("--noise", metavar="ACC,GYRO", help="white noise sd: m/s^2, deg/s")
+    parser.add_argument("--bias", metavar="X,Y,Z|random", help="gyro bias (deg/s)")
+    parser.add_argument("--drop", metavar="P[:BURST]", help="packet loss share, mean burst length")
+    parser.add_argument(
+        "--disconnect", action="append", default=[], metavar="AT:DUR", help="link lost (s)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument(
+        "--start",
+        default=DEFAULT_START_UTC.isoformat(),
+        help="session start, ISO 8601 UTC (fixed by default so output is reproducible)",
+    )
+    parser.add_argument("--format", choices=["mrec", "csv"], default="mrec")
+    parser.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    parser.add_argument("-o", "--output", type=Path, required=True, metavar="FILE")
+    parser.set_defaults(func=run)
+
+
+def _floats(text: str, count: int, flag: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != count:
+        raise MonitorError(f"{flag} {text!r}: expected {count} comma-separated numbers")
+    return values
+
+
+def _variation(text: str) -> RepVariation:
+    try:
+        set_text, rep_text, assignments = text.split(":", 2)
+        fields: dict[str, Any] = {"set": int(set_text), "rep": int(rep_text)}
+        for item in assignments.split(","):
+            key, value = item.split("=", 1)
+            name = _VARIATION_KEYS[key.strip()]
+            fields[name] = value if name == "label" else float(value)
+        return RepVariation(**fields)
+    except (ValueError, KeyError, ValidationError):
+        raise MonitorError(
+            f"--vary {text!r}: expected SET:REP:KEY=VALUE[,KEY=VALUE] with keys "
+            f"{', '.join(_VARIATION_KEYS)}"
+        ) from None
+
+
+def build_script(args: argparse.Namespace) -> MotionScript:
+    """The script file (or defaults) with the command-line overrides applied."""
+    data = MotionScript.load(args.script).model_dump() if args.script else {}
+    if args.exercise:
+        data["exercise"] = args.exercise
+    if args.rate:
+        data["rate_hz"] = args.rate
+    if args.mounting:
+        data["mounting_deg"] = (
+            "random" if args.mounting == "random" else _floats(args.mounting, 3, "--mounting")
+        )
+    noise = data.setdefault("noise", {})
+    if args.noise:
+        acc, gyro_dps = _floats(args.noise, 2, "--noise")
+        noise.update(acc_mps2=acc, gyro_rads=gyro_dps * 3.141592653589793 / 180)
+    if args.bias:
+        noise["gyro_bias_dps"] = (
+            "random" if args.bias == "random" else _floats(args.bias, 3, "--bias")
+        )
+    link = data.setdefault("link", {})
+    if args.drop:
+        parts = args.drop.split(":")
+        link["drop_probability"] = _floats(parts[0], 1, "--drop")[0]
+        if len(parts) > 1:
+            link["drop_burst"] = _floats(parts[1], 1, "--drop")[0]
+    if args.disconnect:
+        link["disconnects"] = [
+            dict(
+                zip(
+                    ("at_s", "duration_s"),
+                    _floats(d.replace(":", ","), 2, "--disconnect"),
+                    strict=True,
+                )
+            )
+            for d in args.disconnect
+        ]
+    dose = {
+        "sets": args.sets,
+        "reps": args.reps,
+        "hold_s": args.hold,
+        "rom_deg": args.rom,
+        "up_s": args.tempo,
+        "down_s": args.tempo,
+        "rest_s": args.rest,
+    }
+    dose = {k: v for k, v in dose.items() if v is not None}
+    variations = [_variation(v).model_dump() for v in args.vary]
+    segments = data.get("segments") or [RepsSegment().model_dump()]
+    for segment in segments:
+        if segment.get("type", "reps") == "reps":
+            segment.update(dose)
+            if variations:
+                segment["variations"] = variations
+    data["segments"] = segments
+    try:
+        return MotionScript.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise MonitorError(f"simulate: {where}: {first['msg']}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    script = build_script(args)
+    try:
+        start = datetime.fromisoformat(args.start)
+    except ValueError:
+        raise MonitorError(f"--start {args.start!r}: not an ISO 8601 time") from None
+    if start.tzinfo is None:
+        raise MonitorError(f"--start {args.start!r}: give a UTC offset, e.g. 2026-01-05T09:00Z")
+    output: Path = args.output
+    truth = truth_path(output)
+    if not args.force:
+        for path in (output, truth):
+            if path.exists():
+                raise MonitorError(f"{path}: exists (use --force to overwrite)")
+    session = simulate(script, args.profile, args.seed, stream=args.stream, start_utc=start)
+    if args.format == "csv":
+        write_samples_csv(session, output)
+    else:
+        write_recording(session, output, overwrite=args.force)
+    write_truth_csv(session, truth)
+    print(
+        f"wrote {output} ({session.profile.id}, {session.script.exercise}, "
+        f"{len(session.truth.reps)} reps, {session.plan.duration_s:.0f} s, "
+        f"{len(session.notifications)} notifications, {len(session.lost)} loss bursts) "
+        f"and {truth}"
+    )
+    return 0
