@@ -139,7 +139,7 @@ class SelfCalibrator:
         extreme = float(angles[np.argmax(np.abs(angles))]) if angles.size else 1.0
         if extreme < 0:
             calibration = make_calibration(self.neutral, -axis, method="self", t_s=0.0)
-        return calibration.model_copy(update={"rom_deg": abs(extreme)})
+        return calibration.model_copy(update={"rom_deg": round(abs(extreme), 6)})
 
 
 def make_calibration(
@@ -150,16 +150,16 @@ def make_calibration(
     t_s: float,
     rom_deg: float = 0.0,
 ) -> Calibration:
-    axis = np.asarray(axis, dtype=np.float64)
-    axis = axis / np.linalg.norm(axis)
+    # Rounded so sums taken over differently split blocks give the very same calibration.
+    axis = np.round(np.asarray(axis, dtype=np.float64) / np.linalg.norm(axis), 9)
     neutral = np.asarray(neutral_gravity, dtype=np.float64)
-    neutral = neutral / np.linalg.norm(neutral)
+    neutral = np.round(neutral / np.linalg.norm(neutral), 9)
     quality = float(np.linalg.norm(neutral - (neutral @ axis) * axis))
     return Calibration(
         neutral_gravity=tuple(float(x) for x in neutral),
         axis=tuple(float(x) for x in axis),
-        rom_deg=rom_deg,
+        rom_deg=round(rom_deg, 6),
         method=method,
         t_s=t_s,
-        plane_quality=quality,
+        plane_quality=round(quality, 6),
     )

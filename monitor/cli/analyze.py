@@ -1,0 +1,129 @@
+"""`monitor analyze INPUT [--exercise ID | --program FILE [--item N]] [--json]`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from monitor.analysis.exercises import exercise_library, get_exercise
+from monitor.analysis.pipeline import AnalysisPipeline
+from monitor.analysis.programs import load_program
+from monitor.analysis.results import AnalysisSummary
+from monitor.core.samples import SampleBlock
+from monitor.errors import InputFileError
+
+CSV_COLUMNS = ["time_s", "acc_x_mps2", "acc_y_mps2", "acc_z_mps2"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "analyze",
+        help="count reps, sets and holds in a recording or CSV and list the warnings",
+        description="Analyse a recording or a generic CSV (time_s, acc_*_mps2, gyro_*_rads) "
+        "for one exercise: reps, sets, holds, warnings and the calibration used.",
+    )
+    parser.add_argument("input", type=Path, metavar="INPUT")
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument("--exercise", default=None, help="exercise id (default: generic)")
+    target.add_argument("--program", type=Path, help="program file; analyses one of its items")
+    parser.add_argument(
+        "--item", type=int, default=1, help="which exercise of the program (1-based, default 1)"
+    )
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.program is not None:
+        program = load_program(args.program)
+        if not 1 <= args.item <= len(program.exercises):
+            raise InputFileError(
+                f"{args.program}: --item {args.item}: expected 1..{len(program.exercises)}"
+            )
+        pipeline = AnalysisPipeline(program, item=args.item - 1)
+    else:
+        pipeline = AnalysisPipeline(get_exercise(args.exercise or "generic", exercise_library()))
+    for block in read_blocks(args.input):
+        pipeline.process(block)
+    summary = pipeline.summary()
+    if args.json:
+        print(json.dumps(summary.model_dump(mode="json"), indent=1))
+    else:
+        print_table(summary, args.input)
+    return 0
+
+
+def read_blocks(path: Path) -> Iterable[SampleBlock]:
+    """Sample blocks from a recording or CSV (monitor.sources.inputs when present)."""
+    try:
+        from monitor.sources.inputs import open_input
+    except ImportError:
+        return [_read_generic_csv(path)]
+    opened = open_input(path)
+    return [opened] if isinstance(opened, SampleBlock) else opened
+
+
+def _read_generic_csv(path: Path) -> SampleBlock:
+    try:
+        with path.open(encoding="utf-8") as handle:
+            header = handle.readline().strip().split(",")
+            if header[:4] != CSV_COLUMNS or len(header) < 7:
+                raise InputFileError(
+                    f"{path}: header: expected time_s,acc_x_mps2,acc_y_mps2,acc_z_mps2,"
+                    "gyro_x_rads,gyro_y_rads,gyro_z_rads"
+                )
+            table = np.loadtxt(handle, delimiter=",", ndmin=2, usecols=range(7))
+    except OSError as error:
+        raise InputFileError(f"{path}: cannot read: {error.strerror or error}") from None
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InputFileError(f"{path}: not a numeric CSV: {error}") from None
+    if table.shape[0] < 2:
+        raise InputFileError(f"{path}: needs at least two samples")
+    return SampleBlock(
+        t_ns=np.round(table[:, 0] * 1e9).astype(np.int64), acc=table[:, 1:4], gyro=table[:, 4:7]
+    )
+
+
+def print_table(summary: AnalysisSummary, source: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(
+        f"[bold]{summary.exercise_name}[/bold] ({summary.exercise_id}, {summary.mode}) "
+        f"from {source}: {summary.rep_count} reps in {len(summary.sets)} set(s) "
+        f"over {summary.duration_s:.0f} s (target {summary.target_sets} x {summary.target_reps})"
+    )
+    reps = Table(
+        "#", "set", "start s", "end s", "peak deg", "hold s", "peak deg/s", "side", "flags"
+    )
+    for rep in summary.reps:
+        reps.add_row(
+            str(rep.index),
+            str(rep.set_index),
+            f"{rep.start_s:.1f}",
+            f"{rep.end_s:.1f}",
+            f"{rep.peak_angle_deg:.0f}",
+            f"{rep.hold_s:.1f}",
+            f"{rep.peak_speed_dps:.0f}",
+            rep.side or "",
+            ", ".join(rep.flags),
+        )
+    console.print(reps)
+    if summary.warnings:
+        warnings = Table("t s", "warning", "message")
+        for warning in summary.warnings:
+            warnings.add_row(f"{warning.t_s:.1f}", warning.kind.value, warning.message)
+        console.print(warnings)
+    calibration = summary.calibration
+    if calibration is not None:
+        console.print(
+            f"calibration ({calibration.method}) at {calibration.t_s:.1f} s: range "
+            f"{calibration.rom_deg:.0f} deg, plane quality {calibration.plane_quality:.2f}"
+        )
+    else:
+        console.print("not calibrated: no still neutral pose followed by a clear movement found")
