@@ -66,6 +66,7 @@ class StreamInfo(BaseModel):
 
     name: str = Field(min_length=1)
     profile_id: str
+    profile_stream: str = ""  # the profile's stream used; "" = the profile's first stream
     profile_toml: str
     profile_sha256: str
     settings: dict[str, Any] = Field(default_factory=dict)  # codec settings in force
@@ -200,11 +201,12 @@ class RecordingWriter:
     ) -> None:
         """Log one notification exactly as received on `stream`'s `characteristic`."""
         key = (stream, characteristic.lower())
+        t_ns = _now_ns() if host_t_ns is None else host_t_ns
         with self._lock:
             channel = self._channels.get(key)
             if channel is None:
-                channel = self._define_channel(key)
-            self._append(_now_ns() if host_t_ns is None else host_t_ns, channel, bytes(data))
+                channel = self._define_channel(key, t_ns)
+            self._append(t_ns, channel, bytes(data))
 
     def write_notifications(self, stream: str, batch: NotificationBatch) -> None:
         """Log a batch (simulator, tests) as the notifications it holds."""
@@ -231,7 +233,7 @@ class RecordingWriter:
             self._write_chunk()
             self._file.close()
 
-    def _define_channel(self, key: tuple[str, str]) -> int:
+    def _define_channel(self, key: tuple[str, str], t_ns: int) -> int:
         stream, characteristic = key
         if stream not in self._streams:
             raise ValueError(f"stream {stream!r} is not in the recording header")
@@ -240,7 +242,7 @@ class RecordingWriter:
         channel = len(self._channels)
         self._channels[key] = channel
         definition = {"channel": channel, "stream": stream, "characteristic": characteristic}
-        self._append(_now_ns(), CHANNEL_DEFINITION, json.dumps(definition).encode("utf-8"))
+        self._append(t_ns, CHANNEL_DEFINITION, json.dumps(definition).encode("utf-8"))
         return channel
 
     def _append(self, host_t_ns: int, channel: int, payload: bytes) -> None:

@@ -284,3 +284,15 @@ def test_sigkilled_writer_leaves_a_readable_recording(tmp_path: Path) -> None:
     assert len(recording) > 100
     assert killed_at - int(recording.host_t_ns[-1]) < 1_000_000_000
     assert np.all(np.diff(recording.host_t_ns) >= 0)
+
+
+def test_same_entries_give_the_same_bytes(tmp_path: Path) -> None:
+    header = make_header()
+    contents = []
+    for name in ("a.mrec", "b.mrec"):
+        with RecordingWriter(tmp_path / name, header, flush_interval_s=None) as writer:
+            writer.write_notification("back", ACC, b"\x01", 10)
+            writer.write_event(Event(11, EventKind.CONNECT, "connected", "back"), 11)
+            writer.write_notification("back", GYRO, b"\x02", 12)
+        contents.append((tmp_path / name).read_bytes())
+    assert contents[0] == contents[1]
