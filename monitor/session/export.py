@@ -268,7 +268,7 @@ def to_markdown(summary: SessionSummary) -> str:
 
 
 @contextmanager
-def _chart_style() -> Iterator[None]:
+def chart_style() -> Iterator[None]:
     with mpl.rc_context(
         {
             "svg.fonttype": "none",  # text stays text: small, selectable, font-independent bytes
@@ -352,7 +352,7 @@ def angle_chart(summary: SessionSummary) -> str | None:
         return None
     t = np.asarray(summary.trace.t_s)
     angle = np.asarray(summary.trace.angle_deg)
-    with _chart_style():
+    with chart_style():
         fig = new_figure(3.6)
         ax = fig.add_subplot()
         peaks = [rep.peak_angle_deg for ex in summary.exercises for rep in ex.reps]
@@ -402,7 +402,7 @@ def peaks_chart(summary: SessionSummary) -> str | None:
     reps = [(ex, rep) for ex in summary.exercises for rep in ex.reps]
     if not reps:
         return None
-    with _chart_style():
+    with chart_style():
         fig = new_figure(2.8)
         ax = fig.add_subplot()
         x = np.arange(1, len(reps) + 1)
