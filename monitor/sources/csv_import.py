@@ -1,0 +1,201 @@
+"""Generic CSV import: IMU data exported by other tools.
+
+Layout: lines starting with `#` are comments; the first other line is the header, naming each
+column with its unit: `time_s`, `acc_x_mps2` or `acc_x_g` (and y, z), `gyro_x_rads` or
+`gyro_x_dps`, optionally `mag_x_ut`. Other columns are ignored. Any rate from 10 to 1000 Hz;
+timestamps may be irregular but never run backwards. Intervals much longer than the typical
+one are reported as GAP events (the samples are kept as they are, nothing is filled in).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from monitor.core import GRAVITY, Event, EventKind, SampleBlock
+from monitor.errors import InputFileError
+
+MIN_RATE_HZ = 10.0
+MAX_RATE_HZ = 1000.0
+STREAM = "csv"
+
+# channel -> accepted unit suffixes and their factor to the project's units
+UNITS: dict[str, dict[str, float]] = {
+    "acc": {"mps2": 1.0, "g": GRAVITY},
+    "gyro": {"rads": 1.0, "dps": math.pi / 180.0},
+    "mag": {"ut": 1.0},
+}
+REQUIRED = ("acc", "gyro")
+AXES = ("x", "y", "z")
+
+
+@dataclass(slots=True)
+class CsvImport:
+    """A CSV file read into one sample block (stream "csv")."""
+
+    path: Path
+    block: SampleBlock
+    rate_hz: float
+    units: dict[str, str]  # channel -> unit found in the header
+    events: list[Event] = field(default_factory=list)
+    comments: list[str] = field(default_factory=list)
+
+
+def read_csv(path: Path | str) -> CsvImport:
+    """Read a generic CSV; a bad file raises InputFileError naming the line and problem."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise InputFileError(f"{path}: cannot read: {error.strerror or error}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise InputFileError(
+            f"{path}: not UTF-8 text (byte {error.start}), expected a CSV file"
+        ) from None
+    return _parse(path, text)
+
+
+def _fail(path: Path, line: int, problem: str) -> InputFileError:
+    return InputFileError(f"{path}: line {line}: {problem}")
+
+
+def _parse(path: Path, text: str) -> CsvImport:
+    lines = text.splitlines()
+    comments: list[str] = []
+    header_line = 0
+    for number, line in enumerate(lines, start=1):
+        stripped = line.strip()
+        if stripped.startswith("#"):
+            comments.append(stripped[1:].strip())
+        elif stripped:
+            header_line = number
+            break
+    if not header_line:
+        raise InputFileError(f"{path}: no header row (expected e.g. time_s,acc_x_mps2,...)")
+    names = [n.strip().strip('"').strip().lower() for n in lines[header_line - 1].split(",")]
+    columns, units = _columns(path, header_line, names)
+
+    data_numbers = [
+        number
+        for number in range(header_line + 1, len(lines) + 1)
+        if (s := lines[number - 1].strip()) and not s.startswith("#")
+    ]
+    if len(data_numbers) < 2:
+        raise InputFileError(f"{path}: needs at least two data rows, found {len(data_numbers)}")
+    body = "\n".join(lines[n - 1] for n in data_numbers)
+    order = [columns["time"], *(columns[f"{c}_{a}"] for c in units for a in AXES)]
+    try:
+        table = np.loadtxt(
+            io.StringIO(body), delimiter=",", usecols=order, ndmin=2, dtype=np.float64
+        )
+    except ValueError:
+        raise _locate_bad_value(path, lines, data_numbers, names, order) from None
+    if not np.isfinite(table).all():
+        row, col = np.argwhere(~np.isfinite(table))[0]
+        raise _fail(path, data_numbers[row], f"{names[order[col]]} is not a finite number")
+
+    time_s = table[:, 0]
+    steps = np.diff(time_s)
+    if (steps < 0).any():
+        row = int(np.flatnonzero(steps < 0)[0]) + 1
+        raise _fail(
+            path,
+            data_numbers[row],
+            f"time_s goes backwards ({time_s[row - 1]:g} -> {time_s[row]:g})",
+        )
+    positive = steps[steps > 0]
+    if positive.size == 0:
+        raise InputFileError(f"{path}: time_s never advances")
+    period = float(np.median(positive))
+    rate = 1.0 / period
+    if not MIN_RATE_HZ * 0.95 <= rate <= MAX_RATE_HZ * 1.05:
+        raise InputFileError(
+            f"{path}: sample rate {rate:.3g} Hz (median interval {period * 1e3:.3g} ms) is "
+            f"outside {MIN_RATE_HZ:g}..{MAX_RATE_HZ:g} Hz; is time_s in seconds?"
+        )
+
+    t_ns = np.rint(time_s * 1e9).astype(np.int64)
+    channels = {}
+    for index, (channel, unit) in enumerate(units.items()):
+        values = table[:, 1 + 3 * index : 4 + 3 * index]
+        factor = UNITS[channel][unit]
+        channels[channel] = values * factor if factor != 1.0 else values
+    block = SampleBlock(t_ns=t_ns, stream=STREAM, **channels)
+    return CsvImport(
+        path=path,
+        block=block,
+        rate_hz=rate,
+        units=units,
+        events=_gap_events(t_ns, period),
+        comments=comments,
+    )
+
+
+def _columns(path: Path, line: int, names: list[str]) -> tuple[dict[str, int], dict[str, str]]:
+    """Column index of time and of each channel axis; the unit found per channel."""
+    position = {name: i for i, name in reversed(list(enumerate(names)))}
+    if "time_s" not in position:
+        raise _fail(path, line, f"header has no time_s column (columns: {', '.join(names)})")
+    columns = {"time": position["time_s"]}
+    units: dict[str, str] = {}
+    for channel, accepted in UNITS.items():
+        found = [u for u in accepted if any(f"{channel}_{a}_{u}" in position for a in AXES)]
+        if len(found) > 1:
+            raise _fail(path, line, f"{channel} is given in two units ({', '.join(found)})")
+        if not found:
+            if channel in REQUIRED:
+                options = " or ".join(f"{channel}_x_{u}" for u in accepted)
+                raise _fail(path, line, f"header has no {channel} columns (expected {options})")
+            continue
+        unit = found[0]
+        for axis in AXES:
+            name = f"{channel}_{axis}_{unit}"
+            if name not in position:
+                raise _fail(path, line, f"header has no {name} column")
+            columns[f"{channel}_{axis}"] = position[name]
+        units[channel] = unit
+    return columns, units
+
+
+def _locate_bad_value(
+    path: Path, lines: list[str], numbers: list[int], names: list[str], order: list[int]
+) -> InputFileError:
+    """Find the first row numpy refused, for a message naming its line."""
+    needed = max(order) + 1
+    for number in numbers:
+        fields = lines[number - 1].split(",")
+        if len(fields) < needed:
+            return _fail(path, number, f"expected at least {needed} columns, found {len(fields)}")
+        for column in order:
+            try:
+                float(fields[column])
+            except ValueError:
+                value = fields[column].strip()[:40]
+                return _fail(path, number, f"{names[column]}: {value!r} is not a number")
+    return InputFileError(f"{path}: not a numeric CSV")
+
+
+def _gap_events(t_ns: np.ndarray, period_s: float) -> list[Event]:
+    """GAP events where an interval is over 3 typical intervals (and over 50 ms)."""
+    period_ns = period_s * 1e9
+    threshold = max(3 * period_ns, period_ns + 50e6)
+    steps = np.diff(t_ns)
+    events = []
+    for i in np.flatnonzero(steps > threshold).tolist():
+        missing = max(1, round(steps[i] / period_ns) - 1)
+        events.append(
+            Event(
+                t_ns=int(t_ns[i + 1]),
+                kind=EventKind.GAP,
+                message=f"about {missing} samples missing ({steps[i] / 1e6:.0f} ms without data)",
+                stream=STREAM,
+                data={"missing_samples": missing, "duration_ns": int(steps[i])},
+            )
+        )
+    return events
