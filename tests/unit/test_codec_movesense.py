@@ -106,7 +106,8 @@ def test_clock_reset_and_missing_messages_are_events() -> None:
 
 def test_bad_notifications_are_counted_and_others_ignored() -> None:
     zeros = np.zeros((8, 3), dtype=np.float32)
-    good = vendor_message(99, 1000, zeros, zeros)
+    acc = np.arange(24, dtype=np.float32).reshape(8, 3)
+    good = vendor_message(99, 1000, acc, zeros)
     parts = split_data_message(99, good[2:], att_mtu=161)
     notifications = [
         b"\x02",  # too short
@@ -120,7 +121,7 @@ def test_bad_notifications_are_counted_and_others_ignored() -> None:
     result = codec(measurement="IMU6").decode(batch(notifications))
     assert result.bad_packets == 5
     assert [e.kind for e in result.events].count(EventKind.BAD_PACKET) == 5
-    assert len(result.blocks[0]) == 8
+    np.testing.assert_array_equal(result.blocks[0].acc, acc)
 
 
 def test_reset_drops_a_half_received_message() -> None:
@@ -185,3 +186,36 @@ def test_round_trip_is_exact(measurement, rate, mtu, n, start_ms, seed) -> None:
 def test_encode_needs_the_channels_of_the_measurement() -> None:
     with pytest.raises(ValueError, match="gyro"):
         codec(measurement="IMU6").encode(SampleBlock(t_ns=[0], acc=np.zeros((1, 3))))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    measurement=st.sampled_from(["Acc", "IMU6", "IMU9"]),
+    mtu=st.sampled_from([23, 64, 161, 247]),
+    n=st.integers(1, 120),
+    insert_at=st.integers(0, 10_000),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_batch_framing_matches_one_by_one_rules(measurement, mtu, n, insert_at, seed) -> None:
+    """The vectorised framing of plain batches and the one-by-one rules give the same samples."""
+    rng = np.random.default_rng(seed)
+    names = {"Acc": ("acc",), "IMU6": ("acc", "gyro"), "IMU9": ("acc", "gyro", "mag")}
+    block = SampleBlock(
+        t_ns=np.arange(n, dtype=np.int64) * 9_615_385,
+        **{c: rng.normal(size=(n, 3)) for c in names[measurement]},
+    )
+    payloads = [x.data for x in codec(measurement=measurement, att_mtu=mtu).encode(block)]
+    plain = codec(measurement=measurement, att_mtu=mtu)
+    assert plain._frame_regular(batch(payloads)) is not None
+    fast = plain.decode(batch(payloads))
+    mixed_payloads = list(payloads)
+    mixed_payloads.insert(insert_at % (len(payloads) + 1), build_command_result(99, 200))
+    mixed = codec(measurement=measurement, att_mtu=mtu)
+    assert mixed._frame_regular(batch(mixed_payloads)) is None
+    slow = mixed.decode(batch(mixed_payloads))
+    assert [e.kind for e in slow.events] == [EventKind.CONTROL]
+    assert fast.bad_packets == slow.bad_packets == 0
+    (a,), (b,) = fast.blocks, slow.blocks
+    np.testing.assert_array_equal(a.t_ns, b.t_ns)
+    for channel in names[measurement]:
+        np.testing.assert_array_equal(getattr(a, channel), getattr(b, channel))

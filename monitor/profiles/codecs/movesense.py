@@ -11,6 +11,7 @@ gatt_sensordata_app and its python client).
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Literal
@@ -149,7 +150,8 @@ class MovesenseCodec(Codec):
     def reset(self) -> None:
         """Forget a half-received message and the last timestamp (the sensor drops
         subscriptions on disconnect and its clock restarts on reboot)."""
-        self._pending: bytearray | None = None
+        self._pending: list[memoryview] | None = None  # parts of a message awaiting DATA_PART2
+        self._pending_size = 0
         self._last_ts_ms = -1
         self._last_count = 0
         self._last_t_ns = 0
@@ -188,51 +190,98 @@ class MovesenseCodec(Codec):
         result.events.append(self._event(EventKind.BAD_PACKET, message, hex=payload[:32].hex()))
 
     def decode(self, batch: NotificationBatch) -> DecodeResult:
+        """Reassemble DATA (+ DATA_PART2) messages of our client ref, then decode them at once."""
         result = DecodeResult()
+        joined, sizes = self._frame_regular(batch) or self._frame_each(batch, result)
+        if sizes:
+            self._decode_messages(joined, sizes, result)
+        return result
+
+    def _frame_regular(self, batch: NotificationBatch) -> tuple[bytes, list[int]] | None:
+        """Framing of a plain data stream in a few numpy steps, or None if it is not one.
+
+        Plain: only our DATA / DATA_PART2 notifications, each split message closed by its
+        last part, nothing pending from the previous batch. Anything else (command results,
+        other subscriptions, broken sequences) goes through `_frame_each`, whose one-by-one
+        rules this reproduces.
+        """
+        lengths = batch.lengths
+        if self._pending is not None or len(batch) == 0 or lengths.min() < HEADER_SIZE:
+            return None
+        limit = self.settings.att_mtu - 3
+        whole = self.message_size(self.samples_per_notification)
+        raw = np.frombuffer(batch.data, dtype=np.uint8)
+        starts = batch.offsets[:-1]
+        kinds = raw[starts]
+        is_part = kinds == Response.DATA_PART2
+        if (
+            np.any(raw[starts + 1] != self.settings.client_ref)
+            or kinds[0] != Response.DATA
+            or np.any((kinds != Response.DATA) & ~is_part)
+        ):
+            return None
+        group = np.cumsum(~is_part) - 1  # the message each notification belongs to
+        group_first = np.flatnonzero(~is_part)
+        group_last = np.append(group_first[1:] - 1, len(batch) - 1)
+        is_split = (lengths[group_first] == limit) & (whole > limit)
+        kept = np.where(is_part, lengths - HEADER_SIZE, lengths)
+        running = np.cumsum(kept)
+        so_far = running - (running[group_first] - kept[group_first])[group]
+        completes = is_part & ((lengths < limit) | (so_far >= whole))
+        last_in_group = np.zeros(len(batch), dtype=bool)
+        last_in_group[group_last] = True
+        if not (
+            np.array_equal(completes, is_part & last_in_group)
+            and np.all(is_split[group[is_part]])
+            and np.all(completes[group_last[is_split]])
+        ):
+            return None
+        keep = np.ones(raw.shape[0], dtype=bool)
+        keep[(starts[is_part][:, None] + np.arange(HEADER_SIZE)).reshape(-1)] = False
+        return raw[keep].tobytes(), np.add.reduceat(kept, group_first).tolist()
+
+    def _frame_each(
+        self, batch: NotificationBatch, result: DecodeResult
+    ) -> tuple[bytes, list[int]]:
+        """One notification at a time: command results, other refs, broken sequences."""
         ref = self.settings.client_ref
         limit = self.settings.att_mtu - 3
         whole = self.message_size(self.samples_per_notification)
-        messages: list[bytes] = []
-        for payload in batch.payloads():
-            if len(payload) < HEADER_SIZE:
-                self._bad(result, f"GSP notification of {len(payload)} bytes", payload)
-                continue
-            kind, payload_ref = payload[0], payload[1]
-            if kind == Response.COMMAND_RESULT:
-                self._command_result(payload, result)
-                continue
-            if payload_ref != ref:
-                continue  # another subscription's data
-            if kind == Response.DATA:
-                self._flush_pending(messages, result)
-                if len(payload) == limit and whole > limit:
-                    self._pending = bytearray(payload)
+        data = batch.data
+        view = memoryview(data)
+        pieces: list[memoryview] = []  # bytes of the messages, in order
+        sizes: list[int] = []
+        pending, pending_size = self._pending, self._pending_size
+        for start, end in itertools.pairwise(batch.offsets.tolist()):
+            size = end - start
+            kind = data[start] if size >= HEADER_SIZE else -1
+            if kind == Response.DATA and data[start + 1] == ref:
+                if pending is not None:  # a new message ends the pending one
+                    pieces.extend(pending)
+                    sizes.append(pending_size)
+                    pending = None
+                if size == limit and whole > limit:
+                    pending, pending_size = [view[start:end]], size
                 else:
-                    messages.append(payload)
-            elif kind == Response.DATA_PART2:
-                if self._pending is None:
-                    self._bad(result, "GSP DATA_PART2 without its first part", payload)
+                    pieces.append(view[start:end])
+                    sizes.append(size)
+            elif kind == Response.DATA_PART2 and data[start + 1] == ref:
+                if pending is None:
+                    self._bad(result, "GSP DATA_PART2 without its first part", data[start:end])
                     continue
-                self._pending += payload[HEADER_SIZE:]
-                if len(payload) < limit or len(self._pending) >= whole:
-                    messages.append(bytes(self._pending))
-                    self._pending = None
-            else:
-                self._bad(result, f"GSP notification of unknown type {kind}", payload)
-        if messages:
-            self._decode_messages(messages, result)
-        return result
-
-    def _flush_pending(self, messages: list[bytes], result: DecodeResult) -> None:
-        """A new DATA message ends a pending one: keep it if it holds whole samples."""
-        if self._pending is None:
-            return
-        body = len(self._pending) - HEADER_SIZE - TIMESTAMP_SIZE
-        if body > 0 and body % (len(self.blocks) * 12) == 0:
-            messages.append(bytes(self._pending))
-        else:
-            self._bad(result, "GSP DATA message cut off (DATA_PART2 missing)", bytes(self._pending))
-        self._pending = None
+                pending.append(view[start + HEADER_SIZE : end])
+                pending_size += size - HEADER_SIZE
+                if size < limit or pending_size >= whole:
+                    pieces.extend(pending)
+                    sizes.append(pending_size)
+                    pending = None
+            elif kind == Response.COMMAND_RESULT:
+                self._command_result(data[start:end], result)
+            elif kind not in (Response.DATA, Response.DATA_PART2):
+                self._bad(result, f"GSP notification of {size} bytes, type {kind}", data[start:end])
+            # else: data of another subscription (client ref)
+        self._pending, self._pending_size = pending, pending_size
+        return b"".join(pieces), sizes
 
     def _command_result(self, payload: bytes, result: DecodeResult) -> None:
         try:
@@ -254,36 +303,54 @@ class MovesenseCodec(Codec):
             )
         )
 
-    def _decode_messages(self, messages: list[bytes], result: DecodeResult) -> None:
-        """Whole DATA messages -> one block; messages with equal sample counts decode together."""
-        sample_size = len(self.blocks) * 12
-        good = []
-        for message in messages:
-            body = len(message) - HEADER_SIZE - TIMESTAMP_SIZE
-            if body <= 0 or body % sample_size:
-                self._bad(result, f"GSP DATA payload of {body} bytes after the timestamp", message)
-            else:
-                good.append(message)
-        if not good:
-            return
-        counts = np.array([len(m) - HEADER_SIZE - TIMESTAMP_SIZE for m in good]) // sample_size
+    def _decode_messages(self, joined: bytes, sizes: list[int], result: DecodeResult) -> None:
+        """Messages laid end to end -> one block (numpy over the whole batch).
+
+        A message that is not a timestamp plus whole samples (cut off, wrong resource) is a
+        bad packet; the others decode.
+        """
+        lengths = np.array(sizes, dtype=np.int64)
+        message_start = np.cumsum(lengths) - lengths
+        body = lengths - HEADER_SIZE - TIMESTAMP_SIZE
+        whole_samples = (body > 0) & (body % (len(self.blocks) * 12) == 0)
+        if not whole_samples.all():
+            for i in np.flatnonzero(~whole_samples):
+                message = joined[message_start[i] : message_start[i] + lengths[i]]
+                self._bad(
+                    result, f"GSP DATA payload of {body[i]} bytes after the timestamp", message
+                )
+            joined = b"".join(
+                joined[message_start[i] : message_start[i] + lengths[i]]
+                for i in np.flatnonzero(whole_samples)
+            )
+            lengths = lengths[whole_samples]
+            message_start = np.cumsum(lengths) - lengths
+            if not joined:
+                return
+        raw = np.frombuffer(joined, dtype=np.uint8)
+        counts = (lengths - HEADER_SIZE - TIMESTAMP_SIZE) // (len(self.blocks) * 12)
         first_sample = np.cumsum(counts) - counts
         total = int(counts.sum())
-        ts_ms = np.empty(len(good), dtype=np.int64)
+        ts_ms = np.empty(lengths.shape[0], dtype=np.int64)
         channels = {c: np.empty((total, 3), dtype=np.float64) for c in self.blocks}
         for count in np.unique(counts):
             rows = np.flatnonzero(counts == count)
-            raw = np.frombuffer(b"".join(good[r] for r in rows), dtype=np.uint8)
-            raw = raw.reshape(rows.shape[0], -1)[:, HEADER_SIZE:]
-            ts_ms[rows] = raw[:, :TIMESTAMP_SIZE].copy().view("<u4")[:, 0]
-            floats = raw[:, TIMESTAMP_SIZE:].copy().view("<f4")
+            size = int(lengths[rows[0]])
+            if rows.shape[0] == lengths.shape[0]:  # the usual case: one message size
+                table = raw.reshape(-1, size)
+            else:
+                table = raw[message_start[rows][:, None] + np.arange(size)]
+            ts_ms[rows] = (
+                table[:, HEADER_SIZE : HEADER_SIZE + TIMESTAMP_SIZE].copy().view("<u4")[:, 0]
+            )
+            floats = table[:, HEADER_SIZE + TIMESTAMP_SIZE :].copy().view("<f4")
             floats = floats.reshape(rows.shape[0], len(self.blocks), count, 3)
             target = (first_sample[rows][:, None] + np.arange(count)).reshape(-1)
             for number, channel in enumerate(self.blocks):
                 values = floats[:, number].reshape(-1, 3).astype(np.float64)
                 channels[channel][target] = values * _TO_PROJECT_UNIT[channel]
         period_ns = 1e9 / self.settings.sample_rate_hz
-        message_of_sample = np.repeat(np.arange(len(good)), counts)
+        message_of_sample = np.repeat(np.arange(lengths.shape[0]), counts)
         index_in_message = np.arange(total) - first_sample[message_of_sample]
         t_ns = ts_ms[message_of_sample] * 1_000_000 + np.rint(index_in_message * period_ns).astype(
             np.int64
