@@ -20,6 +20,7 @@ from scipy.signal import butter, sosfilt, sosfilt_zi
 from monitor.analysis.calibration import (
     SelfCalibrator,
     axis_rate_dps,
+    make_calibration,
     out_of_plane_deg,
     plane_angle_deg,
 )
@@ -52,7 +53,8 @@ from monitor.core.samples import SampleBlock
 
 RATE_ESTIMATE_SAMPLES = 16  # samples buffered at the start to measure the sample rate
 STILL_DPS = 10.0  # smoothed angular speed under which the segment counts as still
-SLIP_DEG = 20.0  # change of the out-of-plane tilt at rest that means the sensor moved
+SLIP_DEG = 20.0  # change of the out-of-plane tilt that means the sensor turned on the segment
+SLIP_STILL_S = 1.0  # ... held still this long (not a passing wobble)
 MIN_PLANE_QUALITY = 0.35  # below: the movement is nearly horizontal, gravity cannot resolve it
 
 
@@ -176,6 +178,7 @@ class AnalysisPipeline:
             any_direction=self.exercise.any_direction,
             rebase_s=max(10.0, 2 * hold_s + 5.0),
             rate_hz=rate,
+            slip_s=SLIP_STILL_S,
             sides=self.exercise.sides,
             hold_target_s=hold_s,
             set_gap_s=float(np.clip(dose.rest_s / 2, 8.0, 20.0)),
@@ -193,13 +196,6 @@ class AnalysisPipeline:
             )
             if limits.max_speed_dps
             else None
-        )
-        self._slip_monitor = ThresholdMonitor(
-            WarningKind.SENSOR_SLIPPED,
-            SLIP_DEG,
-            SLIP_DEG / 2,
-            "sensor seems to have slipped ({value:.0f} deg off the calibrated plane); "
-            "re-calibrating",
         )
         if self.calibration is not None:
             self._calibrated(self.calibration)
@@ -288,15 +284,10 @@ class AnalysisPipeline:
         speed = axis_rate_dps(gyro_lp, self._axis)
         t_s = (t_ns - self.t0_ns) / 1e9
         detector = self._detector
-        slip = np.where(
-            still, np.abs(out_of_plane_deg(gravity, self._axis) - self._neutral_tilt), 0.0
-        )
-        slipped = self._slip_monitor.process(t_s, slip)
-        stop = len(t_ns)
-        if slipped:
-            stop = int(np.searchsorted(t_s, slipped[0].t_s)) + 1
-            events.append(slipped[0])
-        rep_events = detector.process(t_ns[:stop], angle[:stop], speed[:stop], still[:stop])
+        tilt = np.abs(out_of_plane_deg(gravity, self._axis) - self._neutral_tilt)
+        rep_events = detector.process(t_ns, angle, speed, still, tilt > SLIP_DEG)
+        slipped, detector.slip_index = detector.slip_index, None
+        stop = len(t_ns) if slipped is None else slipped + 1
         for rebase_ns, shift in detector.rebased:
             events.append(
                 warning_event(
@@ -320,10 +311,31 @@ class AnalysisPipeline:
         if stop:
             self.angle_deg = float(angle[stop - 1])
             self.speed_dps = float(speed[stop - 1])
-        if slipped:  # learn neutral and axis again from the next still pose and movement
-            self._calibrator = SelfCalibrator(self.rate_hz)
-            self._slip_monitor.armed = True
+        if slipped is not None:
+            self._resettle(float(t_s[slipped]), gravity[slipped], float(tilt[slipped]), events)
         return i + stop
+
+    def _resettle(self, t_s: float, gravity: np.ndarray, tilt: float, events: list) -> None:
+        """The sensor turned on the segment: the still pose now is the neutral, same axis."""
+        events.append(
+            warning_event(
+                WarningKind.SENSOR_SLIPPED,
+                t_s,
+                f"sensor seems to have slipped ({tilt:.0f} deg off the plane of the exercise); "
+                "counting from the current pose",
+                tilt,
+            )
+        )
+        calibration = make_calibration(
+            gravity,
+            self._axis,
+            method=self.calibration.method,
+            t_s=t_s,
+            rom_deg=self.calibration.rom_deg,
+        )
+        self._detector.reset_pose()
+        self._calibrated(calibration)
+        events.append(Calibrated(t_s=t_s, calibration=calibration))
 
     def _check_balance(self, event: RepCounted, events: list) -> None:
         set_index = event.rep.set_index

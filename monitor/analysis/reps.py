@@ -54,8 +54,30 @@ class DetectorSettings:
     target_sets: int = 1
     rom_target_deg: float | None = None
     rebase_s: float = 10.0
+    slip_s: float = 1.0
     baseline_tau_s: float = 3.0
     rate_hz: float = 25.0
+
+
+@dataclass
+class RunTimer:
+    """Finds where a run of True flags has lasted `min_s`, runs carried across blocks."""
+
+    min_s: float
+    since_ns: int | None = None
+
+    def first_reached(self, t_ns: np.ndarray, flag: np.ndarray) -> int | None:
+        if flag.size == 0:
+            return None
+        starts = np.flatnonzero(flag & np.concatenate(([True], ~flag[:-1])))
+        run_start = np.full(t_ns.shape, -1, dtype=np.int64)
+        run_start[starts] = t_ns[starts]
+        if flag[0] and self.since_ns is not None:
+            run_start[0] = self.since_ns
+        run_start = np.where(flag, np.maximum.accumulate(run_start), -1)
+        reached = _first(flag & (t_ns - run_start >= int(self.min_s * 1e9)))
+        self.since_ns = int(run_start[-1]) if flag[-1] else None
+        return reached
 
 
 def _first(mask: np.ndarray) -> int | None:
@@ -77,7 +99,6 @@ class RepDetector:
     baseline: float = 0.0
     direction: int = 1  # +1 or -1; 0 while an any-direction exercise has not shown its way
     rebased: list[tuple[int, float]] = field(default_factory=list)  # (t_ns, shift deg)
-    _still_since_ns: int | None = None
     _last_low_ns: int | None = None
     _last_end_ns: int | None = None
     _set_open: bool = False
@@ -114,28 +135,44 @@ class RepDetector:
         return (now_ns - self._hold_start_ns) / 1e9 if self._holding else 0.0
 
     def process(
-        self, t_ns: np.ndarray, angle: np.ndarray, speed: np.ndarray, still: np.ndarray
+        self,
+        t_ns: np.ndarray,
+        angle: np.ndarray,
+        speed: np.ndarray,
+        still: np.ndarray,
+        off_plane: np.ndarray | None = None,
     ) -> list[AnalysisEvent]:
-        """Consume one block (angle deg, speed deg/s, still flags); rebases go to `rebased`."""
+        """Consume one block: angle deg, speed deg/s, still flags, and where the sensor sits off
+        the calibrated plane. Rebases go to `rebased`; when the sensor stayed off the plane at
+        rest for `slip_s`, processing stops there and `slip_index` tells where (the caller
+        re-anchors the calibration and continues after it)."""
         events: list[AnalysisEvent] = []
         n = len(t_ns)
+        off_plane = np.zeros(n, dtype=bool) if off_plane is None else off_plane
         i = 0
         while i < n:
-            i = self._rest(t_ns, angle, still, i, events) if not self.out else i
+            if not self.out:
+                i = self._rest(t_ns, angle, still, off_plane, i, events)
+                if self.slip_index is not None:
+                    break
             if i < n:
                 i = self._out(t_ns, angle, speed, still, i, events)
         return events
 
     def __post_init__(self) -> None:
         self.direction = 0 if self.settings.any_direction else 1
+        self._settled = RunTimer(self.settings.rebase_s)
+        self._slip = RunTimer(self.settings.slip_s)
+        self.slip_index: int | None = None
+        self._anchor = 0.0  # rest angle the baseline may follow (set at rep ends and rebases)
 
     def reset_pose(self) -> None:
         """A new calibration: the angle is measured from a new neutral pose."""
-        self.baseline = 0.0
+        self.baseline = self._anchor = 0.0
         self.out = False
         self._holding = False
         self._last_low_ns = None
-        self._still_since_ns = None
+        self._settled.since_ns = None
         if self.settings.any_direction:
             self.direction = 0
 
@@ -146,14 +183,25 @@ class RepDetector:
 
     # --- REST: waiting for the angle to leave the neutral zone -------------------------------
     def _rest(
-        self, t_ns: np.ndarray, angle: np.ndarray, still: np.ndarray, i: int, events: list
+        self,
+        t_ns: np.ndarray,
+        angle: np.ndarray,
+        still: np.ndarray,
+        off_plane: np.ndarray,
+        i: int,
+        events: list,
     ) -> int:
         enter = self.enter_deg
         baseline = self._baseline_before(angle[i:], still[i:])
         j = _first(self._excursion(angle[i:] - baseline) >= enter)
         stop = len(t_ns) if j is None else i + j
+        slipped = self._slip.first_reached(t_ns[i:stop], off_plane[i:stop] & still[i:stop])
+        if slipped is not None:
+            stop = i + slipped + 1
+            self.slip_index = i + slipped
+            j = None
         self._advance_baseline(angle[i:stop], still[i:stop])
-        self._still_since_ns = None
+        self._settled.since_ns = None
         if self._set_open and self._last_end_ns is not None:
             deadline = self._last_end_ns + int(self.settings.set_gap_s * 1e9)
             k = _first(t_ns[i:stop] >= deadline)
@@ -168,9 +216,9 @@ class RepDetector:
         return stop
 
     def _baseline_before(self, angle: np.ndarray, still: np.ndarray) -> np.ndarray:
-        """Baseline in force at each sample: an exponential mean of the still samples before it."""
+        """Baseline in force at each sample: an exponential mean of the rest samples before it."""
         alpha = 1.0 / max(1.0, self.settings.baseline_tau_s * self.settings.rate_hz)
-        positions = np.flatnonzero(still)
+        positions = self._rest_positions(angle, still)
         if positions.size == 0:
             return np.full(angle.shape, self.baseline)
         smoothed, _ = lfilter(
@@ -186,8 +234,12 @@ class RepDetector:
         after[has] = smoothed[last[has]]
         return after
 
+    def _rest_positions(self, angle: np.ndarray, still: np.ndarray) -> np.ndarray:
+        """Still samples near the anchored rest angle: the ones the baseline may follow."""
+        return np.flatnonzero(still & (np.abs(angle - self._anchor) < self.exit_deg))
+
     def _advance_baseline(self, angle: np.ndarray, still: np.ndarray) -> None:
-        positions = np.flatnonzero(still)
+        positions = self._rest_positions(angle, still)
         if positions.size:
             alpha = 1.0 / max(1.0, self.settings.baseline_tau_s * self.settings.rate_hz)
             smoothed, _ = lfilter(
@@ -234,11 +286,12 @@ class RepDetector:
         signed = self._side * (angle - self.baseline)
         e_rel = _first(signed[i:] < self.exit_deg)
         e = len(t_ns) if e_rel is None else i + e_rel
-        settled = self._settled_index(t_ns[i:e], still[i:e])
+        self._slip.since_ns = None
+        settled = self._settled.first_reached(t_ns[i:e], still[i:e])
         if settled is not None:  # still away from the rest pose: the rest pose moved
             k = i + settled
             self.rebased.append((int(t_ns[k]), float(angle[k] - self.baseline)))
-            self.baseline = float(angle[k])
+            self.baseline = self._anchor = float(angle[k])
             if self.settings.any_direction:
                 self.direction = 0
             self.out = False
@@ -268,20 +321,6 @@ class RepDetector:
         if duration_s >= self.settings.min_rep_s and self._peak >= self.enter_deg:
             self._count_rep(int(t_ns[e]), events)
         return e
-
-    def _settled_index(self, t_ns: np.ndarray, still: np.ndarray) -> int | None:
-        """First sample where the current still run has lasted `rebase_s`, carrying runs over."""
-        limit = int(self.settings.rebase_s * 1e9)
-        starts = np.flatnonzero(still & np.concatenate(([True], ~still[:-1])))
-        run_start = np.full(t_ns.shape, -1, dtype=np.int64)
-        run_start[starts] = t_ns[starts]
-        if still.size and still[0] and self._still_since_ns is not None:
-            run_start[0] = self._still_since_ns
-        run_start = np.where(still, np.maximum.accumulate(np.where(still, run_start, -1)), -1)
-        over = _first(still & (t_ns - run_start >= limit))
-        if still.size:
-            self._still_since_ns = int(run_start[-1]) if still[-1] else None
-        return over
 
     def _track_hold(
         self,
@@ -389,6 +428,7 @@ class RepDetector:
             self.direction = self._side
         self.reference_deg += s.reference_weight * (self._peak - self.reference_deg)
         self._last_end_ns = t_end_ns
+        self._anchor = self.baseline
         events.append(RepCounted(t_s=rep.end_s, rep=rep))
         if self._reps_in_set > s.target_reps:
             events.append(
