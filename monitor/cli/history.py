@@ -69,7 +69,9 @@ def render(view: Overview, sessions: Sequence[StoredSession], console: Console) 
     for column in ("Week of", "Sessions", "Prescribed", "Met"):
         weeks.add_column(column)
     for week in view.weeks:
-        met = "-" if week.met is None else "yes" if week.met else "no"
+        met = (
+            "-" if week.met is None else "yes" if week.met else "not yet" if week.running else "no"
+        )
         prescribed = "-" if week.prescribed is None else f"{week.prescribed:g}"
         weeks.add_row(str(week.week_start), str(week.sessions), prescribed, met)
     console.print(weeks)

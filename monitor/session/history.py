@@ -348,6 +348,7 @@ class WeekCount(_Row):
     week_start: date
     sessions: int
     prescribed: float | None
+    running: bool = False  # the current week: not over yet
 
     @property
     def met(self) -> bool | None:
@@ -417,7 +418,14 @@ def weekly_counts(
         while index < len(sessions) and days[index] < week_end:
             prescribed = sessions[index].sessions_per_week or prescribed
             index += 1
-        weeks.append(WeekCount(week_start=week, sessions=per_week[week], prescribed=prescribed))
+        weeks.append(
+            WeekCount(
+                week_start=week,
+                sessions=per_week[week],
+                prescribed=prescribed,
+                running=week == _week_start(today),
+            )
+        )
         week = week_end
     return weeks
 
@@ -434,10 +442,10 @@ def streaks(days: Sequence[date], weeks: Sequence[WeekCount], *, today: date) ->
         previous = day
     current = run if previous is not None and (today - previous).days <= 1 else 0
     met_weeks = 0
-    for index, week in enumerate(reversed(weeks)):
+    for week in reversed(weeks):
         if week.met:
             met_weeks += 1
-        elif not (index == 0 and week.week_start == _week_start(today)):
+        elif not week.running:
             break
     return Streaks(current_days=current, longest_days=longest, current_weeks_met=met_weeks)
 

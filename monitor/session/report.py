@@ -56,7 +56,9 @@ def weeks_chart(view: Overview) -> str | None:
         fig = new_figure(2.6)
         ax = fig.add_subplot()
         x = np.arange(len(view.weeks))
-        colours = [GREEN if w.met else GREY if w.met is None else RED for w in view.weeks]
+        colours = [
+            GREEN if w.met else GREY if w.met is None or w.running else RED for w in view.weeks
+        ]
         ax.bar(x, [w.sessions for w in view.weeks], color=colours, width=0.7, label="sessions")
         prescribed = [np.nan if w.prescribed is None else w.prescribed for w in view.weeks]
         if not np.isnan(prescribed).all():
@@ -64,7 +66,7 @@ def weeks_chart(view: Overview) -> str | None:
                     label="prescribed")  # fmt: skip
             ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
         ax.set_xticks(x, [w.week_start.strftime("%d %b") for w in view.weeks])
-        ax.set_xlabel("week starting (green: frequency met, red: missed)")
+        ax.set_xlabel("week starting (green: frequency met, red: missed, grey: this week)")
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("sessions")
         return svg(fig, "weeks")

@@ -15,6 +15,7 @@ import io
 import os
 import re
 import stat
+from datetime import UTC, datetime
 from pathlib import Path
 
 import matplotlib
@@ -22,7 +23,9 @@ import pytest
 
 from monitor.errors import MonitorError
 from monitor.session.export import CSV_COLUMNS, FORMATS, export, render
-from monitor.session.summary import load_summary
+from monitor.session.history import open_history
+from monitor.session.report import therapist_report
+from monitor.session.summary import ProgramRef, adherence, load_summary
 
 GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden"
 SAMPLE = GOLDEN / "session.json"
@@ -37,18 +40,58 @@ def sample():
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_export_matches_golden_bytes(sample, fmt):
-    golden = GOLDEN / f"session.{fmt}"
     output = render(sample, fmt).encode("utf-8")
+    if fmt == "html":
+        _golden_html("session.html", output)
+        return
+    golden = GOLDEN / f"session.{fmt}"
     if REGENERATE:
         golden.write_bytes(output)
-        if fmt == "html":
-            MATPLOTLIB_VERSION.write_text(matplotlib.__version__ + "\n", encoding="utf-8")
         pytest.skip(f"regenerated {golden.name}")
-    if fmt == "html":
-        made_with = MATPLOTLIB_VERSION.read_text(encoding="utf-8").strip()
-        if made_with != matplotlib.__version__:
-            pytest.skip(f"golden HTML is from matplotlib {made_with}, not {matplotlib.__version__}")
     assert output == golden.read_bytes(), f"{golden.name} changed; see this module's docstring"
+
+
+def _golden_html(name: str, output: bytes) -> None:
+    golden = GOLDEN / name
+    if REGENERATE:
+        golden.write_bytes(output)
+        MATPLOTLIB_VERSION.write_text(matplotlib.__version__ + "\n", encoding="utf-8")
+        pytest.skip(f"regenerated {golden.name}")
+    made_with = MATPLOTLIB_VERSION.read_text(encoding="utf-8").strip()
+    if made_with != matplotlib.__version__:
+        pytest.skip(f"golden HTML is from matplotlib {made_with}, not {matplotlib.__version__}")
+    assert output == golden.read_bytes(), f"{golden.name} changed; see this module's docstring"
+
+
+def test_therapist_report_matches_golden_bytes(sample, tmp_path):
+    """Three weeks of a 3-a-week program: one week met, one missed, the running week."""
+    days = [2, 4, 6, 11, 16, 18]
+    with open_history(tmp_path / "history.sqlite3") as history:
+        for index, day in enumerate(days):
+            meta = sample.session.model_copy(
+                update={
+                    "start": datetime(2026, 11, day, 7, 30, tzinfo=UTC),
+                    "program": ProgramRef(id="maintenance", sessions_per_week=3),
+                }
+            )
+            knee, tilt = sample.exercises
+            sets = knee.sets[: 1 + index % 2]  # some sessions with one set only
+            knee = knee.model_copy(
+                update={"sets": sets, "adherence": adherence(sets, knee.prescription)}
+            )
+            history.record(
+                sample.model_copy(
+                    update={
+                        "session": meta,
+                        "exercises": (knee, tilt),
+                        "warnings": sample.warnings[: index % 4],
+                    }
+                )
+            )
+        sessions = history.sessions()
+        summaries = [history.summary(s.id)[0] for s in sessions]
+    page = therapist_report(sessions, summaries, now=datetime(2026, 11, 19, 12, tzinfo=UTC), tz=UTC)
+    _golden_html("report.html", page.encode("utf-8"))
 
 
 def test_every_format_is_deterministic(sample):

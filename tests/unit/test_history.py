@@ -223,6 +223,7 @@ def test_weekly_counts_streaks_and_trends(sample):
         (9, 1, False),
         (16, 3, True),
     ]
+    assert [w.running for w in result.weeks] == [False, False, True]
     assert result.streaks.current_days == 3 and result.streaks.longest_days == 3
     assert result.streaks.current_weeks_met == 1
     knee = result.exercises[0]
