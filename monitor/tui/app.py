@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from textual.app import App
-from textual.screen import Screen
 
 from monitor.tui.cues import CuePlayer
 from monitor.tui.feed import Scanner, SessionFeed
@@ -45,8 +44,9 @@ class MonitorApp(App[None]):
         self.feed = feed
         self.switch_screen(self.session_screen(feed))
 
-    def get_default_screen(self) -> Screen[None]:
+    def on_mount(self) -> None:
         if self.feed is not None:
-            return self.session_screen(self.feed)
-        assert self.scanner is not None
-        return PickSensorScreen(self.scanner, self.open_live)
+            self.push_screen(self.session_screen(self.feed))
+        else:
+            assert self.scanner is not None
+            self.push_screen(PickSensorScreen(self.scanner, self.open_live))

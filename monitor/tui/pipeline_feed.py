@@ -1,0 +1,204 @@
+"""A `SessionFeed` over decoded samples and events: runs them through the program's pipelines.
+
+Replay and simulation both give decoded items (sample blocks and events, in order); this turns
+them into the live screen's updates: the angle trace, the pipeline's events, link status.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import AsyncIterable, Callable
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from monitor.core import Event, EventKind, SampleBlock
+from monitor.session import summary as session_summary
+from monitor.tui.feed import Command, ExerciseView, FeedUpdate, LinkState, LinkStatus, Playback
+from monitor.tui.track import ProgramTrack
+
+PLOT_STEP_S = 0.04  # the pipeline is fed in pieces this long so the plot gets 25 points/s
+RATE_WINDOW_S = 2.0  # received rate over the last seconds of sensor time
+TRACE_STEP_S = 0.1  # the summary's angle trace keeps one point per this many seconds
+
+Item = SampleBlock | Event
+
+
+class PipelineFeed:
+    """Decoded items -> `ProgramTrack` -> `FeedUpdate`s; see the module docstring."""
+
+    def __init__(
+        self,
+        items: AsyncIterable[Item],
+        track: ProgramTrack,
+        *,
+        title: str,
+        sensor: session_summary.SensorInfo,
+        source: str,
+        recording: str = "",
+        start: datetime | None = None,
+        playback: Playback | None = None,
+        on_close: Callable[[], Any] | None = None,
+    ) -> None:
+        self.title = title
+        self.playback = playback
+        self.track = track
+        self.sensor = sensor
+        self.source = source
+        self.recording = recording
+        self.start = start
+        self.samples = 0
+        self.events: list[Event] = []
+        self._items = items
+        self._on_close = on_close
+        self._rate_window: deque[tuple[int, int]] = deque()
+        self._missing = 0
+        self._battery: int | None = None
+        self._state = LinkState.CONNECTING
+        self._last_t_ns: int | None = None
+        self._trace_t: list[float] = []
+        self._trace_deg: list[float] = []
+        self._closed = False
+        self._paused_analysis = False
+
+    # --- SessionFeed ---------------------------------------------------------------------------
+    async def updates(self):  # type: ignore[no-untyped-def]
+        async for item in self._items:
+            if self._closed:
+                break
+            update = self._event(item) if isinstance(item, Event) else self._samples(item)
+            if update is not None:
+                yield update
+        self._state = LinkState.ENDED
+        yield FeedUpdate(t_s=self._now_s(), status=self.status())
+
+    def exercise(self) -> ExerciseView:
+        return self.track.view()
+
+    def command(self, command: Command) -> str:
+        now = self._now_s()
+        match command:
+            case Command.NEXT_EXERCISE | Command.PREVIOUS_EXERCISE:
+                step = 1 if command is Command.NEXT_EXERCISE else -1
+                if not self.track.move(step):
+                    return "no more exercises that way"
+                return f"now: {self.track.prescription.exercise.name}"
+            case Command.CALIBRATE:
+                self.track.recalibrate()
+                self._mark(EventKind.CALIBRATION, "re-calibration requested")
+                return "lie still in the neutral pose, then do one slow rep"
+            case Command.MARK:
+                self._mark(EventKind.MARKER, f"moment marked at {now:.1f} s")
+                return f"marked {now:.1f} s"
+            case Command.PAUSE:
+                self._paused_analysis = not self._paused_analysis
+                if self._paused_analysis:
+                    return "paused: samples are recorded but not counted"
+                return "counting again"
+        raise ValueError(f"unknown command {command!r}")
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._on_close is not None:
+            result = self._on_close()
+            if hasattr(result, "__await__"):
+                await result
+
+    def summary(self) -> session_summary.SessionSummary:
+        trace = (
+            session_summary.decimate_trace(self._trace_t, self._trace_deg)
+            if self._trace_t
+            else None
+        )
+        t0 = self.track.session_t0_ns
+        gaps = tuple(session_summary.gaps_from_events(self.events, t0)) if t0 is not None else ()
+        return self.track.summary(
+            source=self.source,  # type: ignore[arg-type]
+            sensor=self.sensor,
+            start=self.start,
+            input_name=self.recording or None,
+            gaps=gaps,
+            trace=trace,
+        )
+
+    # --- internals -----------------------------------------------------------------------------
+    def status(self) -> LinkStatus:
+        rate = None
+        if len(self._rate_window) > 1:
+            span_ns = self._rate_window[-1][0] - self._rate_window[0][0]
+            counted = sum(n for _, n in list(self._rate_window)[1:])
+            rate = counted / (span_ns / 1e9) if span_ns > 0 else None
+        loss = 100 * self._missing / (self.samples + self._missing) if self.samples else None
+        state = LinkState.PAUSED if self._paused_analysis else self._state
+        return LinkStatus(
+            sensor=self.title,
+            state=state,
+            battery_pct=self._battery,
+            rate_hz=rate,
+            nominal_hz=self.sensor.sample_rate_hz,
+            loss_pct=loss,
+            recording=self.recording,
+        )
+
+    def _now_s(self) -> float:
+        return self.track.session_s(self._last_t_ns) if self._last_t_ns is not None else 0.0
+
+    def _mark(self, kind: EventKind, message: str) -> None:
+        t_ns = self._last_t_ns if self._last_t_ns is not None else 0
+        self.events.append(Event(t_ns, kind, message, self.sensor.profile))
+
+    def _event(self, event: Event) -> FeedUpdate | None:
+        self.events.append(event)
+        match event.kind:
+            case EventKind.BATTERY:
+                self._battery = int(event.data.get("percent", self._battery or 0))
+            case EventKind.GAP:
+                self._missing += int(event.data.get("missing_samples", 0))
+            case EventKind.DISCONNECT:
+                self._state = LinkState.RECONNECTING
+            case EventKind.CONNECT | EventKind.RECONNECT:
+                self._state = LinkState.STREAMING
+        if event.kind in (EventKind.CONTROL, EventKind.LINK_QUALITY, EventKind.BATTERY):
+            return FeedUpdate(t_s=self._now_s(), status=self.status())
+        return FeedUpdate(t_s=self._now_s(), events=(event,), status=self.status())
+
+    def _samples(self, block: SampleBlock) -> FeedUpdate | None:
+        if len(block) == 0:
+            return None
+        self._state = LinkState.STREAMING
+        self.samples += len(block)
+        self._last_t_ns = int(block.t_ns[-1])
+        self._rate_window.append((self._last_t_ns, len(block)))
+        while self._last_t_ns - self._rate_window[0][0] > RATE_WINDOW_S * 1e9:
+            self._rate_window.popleft()
+        if self._paused_analysis or block.acc is None or block.gyro is None:
+            return FeedUpdate(t_s=self._now_s(), samples=len(block), status=self.status())
+        analysis: list[Any] = []
+        points_t: list[float] = []
+        points_deg: list[float] = []
+        for piece in _pieces(block, PLOT_STEP_S):
+            analysis.extend(self.track.process(piece))
+            points_t.append(self.track.session_s(int(piece.t_ns[-1])))
+            points_deg.append(self.track.pipeline.angle_deg)
+        if not self._trace_t or points_t[-1] - self._trace_t[-1] >= TRACE_STEP_S:
+            self._trace_t.append(points_t[-1])
+            self._trace_deg.append(points_deg[-1])
+        return FeedUpdate(
+            t_s=points_t[-1],
+            angle_t_s=np.asarray(points_t),
+            angle_deg=np.asarray(points_deg),
+            analysis=tuple(analysis),
+            samples=len(block),
+            status=self.status(),
+        )
+
+
+def _pieces(block: SampleBlock, step_s: float) -> list[SampleBlock]:
+    """`block` cut at every multiple of `step_s` of its own clock (chunking does not change what
+    the pipeline computes, only how often we read its angle)."""
+    step_ns = int(step_s * 1e9)
+    buckets = block.t_ns // step_ns
+    cuts = np.flatnonzero(np.diff(buckets)) + 1
+    bounds = [0, *cuts.tolist(), len(block)]
+    return [block.slice(a, b) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
