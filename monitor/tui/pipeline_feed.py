@@ -6,6 +6,7 @@ them into the live screen's updates: the angle trace, the pipeline's events, lin
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from collections.abc import AsyncIterable, Callable
 from datetime import datetime
@@ -201,4 +202,4 @@ def _pieces(block: SampleBlock, step_s: float) -> list[SampleBlock]:
     buckets = block.t_ns // step_ns
     cuts = np.flatnonzero(np.diff(buckets)) + 1
     bounds = [0, *cuts.tolist(), len(block)]
-    return [block.slice(a, b) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
+    return [block.slice(a, b) for a, b in itertools.pairwise(bounds) if b > a]
