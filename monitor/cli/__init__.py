@@ -15,7 +15,16 @@ from monitor import __version__
 from monitor.errors import MonitorError
 
 # Verb modules under monitor.cli, in the order `monitor --help` lists them.
-VERB_MODULES: list[str] = ["profiles", "analyze", "program", "simulate", "history", "report"]
+VERB_MODULES: list[str] = [
+    "profiles",
+    "analyze",
+    "program",
+    "simulate",
+    "history",
+    "report",
+    "scan",
+    "live",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

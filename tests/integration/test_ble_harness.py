@@ -12,6 +12,7 @@ from bluez_harness.peripheral import (
     FakePeripheral,
     Firmware,
     ServiceSpec,
+    paced,
     standard_services,
 )
 
@@ -25,7 +26,7 @@ class CountingFirmware(Firmware):
 
     def on_write(self, uuid: str, data: bytes) -> None:
         self.active = True
-        self.peripheral.stream([(DATA, bytes([i])) for i in range(40)], 0.001)
+        self.peripheral.stream(paced([(DATA, bytes([i])) for i in range(40)], 0.001))
 
 
 async def start_sensor(bluez: BlueZMock, adapter: int = 1, name: str = "Counter") -> FakePeripheral:

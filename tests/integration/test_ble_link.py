@@ -7,7 +7,13 @@ import asyncio
 import pytest
 from bluez_harness.bus import BlueZMock
 from bluez_harness.firmware import PMD_CP, PMD_DATA, PMD_SERVICE, PolarPmdFirmware
-from bluez_harness.peripheral import FakePeripheral, start_sensor
+from bluez_harness.peripheral import (
+    CharacteristicSpec,
+    FakePeripheral,
+    ServiceSpec,
+    paced,
+    start_sensor,
+)
 
 from monitor.core import Event, EventKind, Notification
 from monitor.errors import MonitorError
@@ -72,12 +78,23 @@ PROFILE = Profile.model_validate(
     }
 )
 FRAMES = [(PMD_DATA, bytes([0x02, i, 0, 0, 0, 0, 0, 0, 0, 0x01]) + bytes(6)) for i in range(200)]
+LAYOUT = (
+    ServiceSpec(
+        PMD_SERVICE,
+        (
+            CharacteristicSpec(PMD_CP, ("read", "write", "indicate")),
+            CharacteristicSpec(PMD_DATA, ("notify",)),
+        ),
+    ),
+)
 FAST = LinkPolicy(find_timeout_s=3, reconnect_backoff_s=0.05, max_backoff_s=0.2, give_up_after_s=1)
 
 
 async def polar(bluez: BlueZMock, **faults: object) -> tuple[FakePeripheral, PolarPmdFirmware]:
-    firmware = PolarPmdFirmware(items=FRAMES, period_s=0.002, **faults)
-    sensor = await start_sensor(bluez.bus_address, 1, "Polar H10 0A1B2C3D", firmware, [PMD_SERVICE])
+    firmware = PolarPmdFirmware(items=paced(FRAMES, 0.002), **faults)
+    sensor = await start_sensor(
+        bluez.bus_address, 1, "Polar H10 0A1B2C3D", LAYOUT, firmware, [PMD_SERVICE]
+    )
     return sensor, firmware
 
 

@@ -13,9 +13,9 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bluez_harness.peripheral import CharacteristicSpec, Firmware, ServiceSpec
+from bluez_harness.peripheral import Firmware
 
-Stream = Sequence[tuple[str, bytes]]
+Stream = Sequence[tuple[float, str, bytes]]  # (seconds from the stream start, uuid, bytes)
 
 
 @dataclass
@@ -23,7 +23,6 @@ class StreamingFirmware(Firmware):
     """Shared machinery: the paced stream and its start/stop."""
 
     items: Stream = ()
-    period_s: float = 0.01
     refuse_status: int | None = None
     silent: bool = False
     commands: list[bytes] = field(default_factory=list)
@@ -32,7 +31,7 @@ class StreamingFirmware(Firmware):
     def measure(self, on: bool) -> None:
         self.active = on
         if on and not self.peripheral.stream_started:
-            self.peripheral.stream(self.items, self.period_s)
+            self.peripheral.stream(self.items)
 
     def on_notify(self, uuid: str, enabled: bool) -> None:
         """Sensors stop measuring when the link (and with it the subscription) goes away."""
@@ -52,23 +51,11 @@ PMD_GET_SETTINGS, PMD_START, PMD_STOP = 1, 2, 3
 class PolarPmdFirmware(StreamingFirmware):
     """CP commands answered by indications `F0 op type status more params`.
 
-    `start_response` is the whole START answer the real sensor gives (with FACTOR for
-    Verity), as the codec's `session_preamble` has it; `features` is what a CP read returns.
+    `start_responses` are the whole START answers the real sensor gives per measurement type
+    (with FACTOR for Verity), as the codec's `session_preamble` has them.
     """
 
-    start_response: bytes = b""
-    features: bytes = bytes([0x0F, 0x04, 0x00])  # ACC only
-
-    def services(self) -> tuple[ServiceSpec, ...]:
-        return (
-            ServiceSpec(
-                PMD_SERVICE,
-                (
-                    CharacteristicSpec(PMD_CP, ("read", "write", "indicate"), self.features),
-                    CharacteristicSpec(PMD_DATA, ("notify",)),
-                ),
-            ),
-        )
+    start_responses: dict[int, bytes] = field(default_factory=dict)
 
     def on_write(self, uuid: str, data: bytes) -> None:
         if uuid != PMD_CP or len(data) < 2:
@@ -81,8 +68,8 @@ class PolarPmdFirmware(StreamingFirmware):
             if self.refuse_status is not None:
                 self._answer(opcode, measurement, self.refuse_status)
                 return
-            response = self.start_response or bytes([PMD_RESPONSE, opcode, measurement, 0, 0])
-            self.peripheral.notify(PMD_CP, response)
+            response = self.start_responses.get(measurement)
+            self.peripheral.notify(PMD_CP, response or self._status(opcode, measurement, 0))
             self.measure(True)
         elif opcode == PMD_STOP:
             self._answer(opcode, measurement, 0)
@@ -91,7 +78,11 @@ class PolarPmdFirmware(StreamingFirmware):
             self._answer(opcode, measurement, 0)
 
     def _answer(self, opcode: int, measurement: int, status: int) -> None:
-        self.peripheral.notify(PMD_CP, bytes([PMD_RESPONSE, opcode, measurement, status, 0]))
+        self.peripheral.notify(PMD_CP, self._status(opcode, measurement, status))
+
+    @staticmethod
+    def _status(opcode: int, measurement: int, status: int) -> bytes:
+        return bytes([PMD_RESPONSE, opcode, measurement, status, 0])
 
 
 # WitMotion WT901BLE (PROTOCOLS.md section 2): non-standard base UUID ...9a34fb.
@@ -106,17 +97,6 @@ class WitMotionFirmware(StreamingFirmware):
     """Streams as soon as notifications are on; `FF AA 03 code 00` sets the output rate."""
 
     rate_code: int | None = None
-
-    def services(self) -> tuple[ServiceSpec, ...]:
-        return (
-            ServiceSpec(
-                WIT_SERVICE,
-                (
-                    CharacteristicSpec(WIT_NOTIFY, ("notify",)),
-                    CharacteristicSpec(WIT_WRITE, ("write-without-response", "write")),
-                ),
-            ),
-        )
 
     def on_write(self, uuid: str, data: bytes) -> None:
         self.commands.append(data)
@@ -143,17 +123,6 @@ class MetaWearFirmware(StreamingFirmware):
     acc_implementation: int = 1  # 1 BMI160 (MetaMotion R), 4 BMI270 (MetaMotion S)
     battery: tuple[int, int] = (88, 4012)  # percent, mV
     config: dict[int, bytes] = field(default_factory=dict)
-
-    def services(self) -> tuple[ServiceSpec, ...]:
-        return (
-            ServiceSpec(
-                METAWEAR_SERVICE,
-                (
-                    CharacteristicSpec(METAWEAR_COMMAND, ("write-without-response", "write")),
-                    CharacteristicSpec(METAWEAR_NOTIFY, ("notify",)),
-                ),
-            ),
-        )
 
     def on_write(self, uuid: str, data: bytes) -> None:
         if uuid != METAWEAR_COMMAND or len(data) < 2:
@@ -185,22 +154,16 @@ GSP_RESULT = 1
 HTTP_OK = 200
 
 
+def _gsp_result(ref: int, status: int) -> bytes:
+    """COMMAND_RESULT; the firmware sends the status big-endian (507 as 01 FB)."""
+    return bytes([GSP_RESULT, ref]) + status.to_bytes(2, "big")
+
+
 @dataclass
 class MovesenseFirmware(StreamingFirmware):
     """SUBSCRIBE `01 ref path` -> result `01 ref status(u16)` then DATA frames carrying `ref`."""
 
     subscribed: dict[int, str] = field(default_factory=dict)
-
-    def services(self) -> tuple[ServiceSpec, ...]:
-        return (
-            ServiceSpec(
-                GSP_SERVICE,
-                (
-                    CharacteristicSpec(GSP_WRITE, ("write", "write-without-response")),
-                    CharacteristicSpec(GSP_NOTIFY, ("notify",)),
-                ),
-            ),
-        )
 
     def on_write(self, uuid: str, data: bytes) -> None:
         if uuid != GSP_WRITE or len(data) < 2:
@@ -213,13 +176,13 @@ class MovesenseFirmware(StreamingFirmware):
             self.peripheral.notify(GSP_NOTIFY, bytes([GSP_RESULT, ref]) + b"Hello")
         elif command == GSP_SUBSCRIBE:
             status = HTTP_OK if self.refuse_status is None else self.refuse_status
-            self.peripheral.notify(GSP_NOTIFY, struct.pack("<BBH", GSP_RESULT, ref, status))
+            self.peripheral.notify(GSP_NOTIFY, _gsp_result(ref, status))
             if status == HTTP_OK:
                 self.subscribed[ref] = data[2:].decode("ascii", "replace")
                 self.measure(True)
         elif command == GSP_UNSUBSCRIBE:
             self.subscribed.pop(ref, None)
-            self.peripheral.notify(GSP_NOTIFY, struct.pack("<BBH", GSP_RESULT, ref, HTTP_OK))
+            self.peripheral.notify(GSP_NOTIFY, _gsp_result(ref, HTTP_OK))
             self.measure(bool(self.subscribed))
 
     def on_notify(self, uuid: str, enabled: bool) -> None:
@@ -237,18 +200,15 @@ class MovesenseFirmware(StreamingFirmware):
 
 @dataclass
 class NotifyStartsFirmware(StreamingFirmware):
-    """Thingy:52, Arduino Science Journal: enabling a data characteristic's notifications starts it.
+    """Thingy:52, Arduino Science Journal: subscribing to the data characteristics starts them.
 
-    `layout` is the sensor's own GATT service(s); `data_uuids` the characteristics whose
-    subscription switches measuring on; writes (e.g. Thingy's motion config) are recorded.
+    Measuring (and the stream clock) starts once all of `data_uuids` are subscribed, so a
+    stream spread over several characteristics starts whole; writes (e.g. Thingy's motion
+    config) are recorded.
     """
 
-    layout: tuple[ServiceSpec, ...] = ()
     data_uuids: frozenset[str] = frozenset()
     writes: dict[str, bytes] = field(default_factory=dict)
-
-    def services(self) -> tuple[ServiceSpec, ...]:
-        return self.layout
 
     def on_write(self, uuid: str, data: bytes) -> None:
         self.commands.append(data)
@@ -256,4 +216,5 @@ class NotifyStartsFirmware(StreamingFirmware):
 
     def on_notify(self, uuid: str, enabled: bool) -> None:
         if uuid in self.data_uuids:
-            self.measure(enabled and not self.silent)
+            subscribed = all(self.peripheral.notifying(u) for u in self.data_uuids)
+            self.measure(subscribed and not self.silent)

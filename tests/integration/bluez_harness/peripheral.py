@@ -94,10 +94,6 @@ class Firmware:
         """A stream notification as sent now (e.g. stamped with the client's reference)."""
         return data
 
-    def services(self) -> tuple["ServiceSpec", ...]:
-        """The sensor's own GATT services (Device Information and Battery come on top)."""
-        return ()
-
 
 class _Characteristic(ServiceInterface):
     def __init__(self, peripheral: "FakePeripheral", spec: CharacteristicSpec, service: str):
@@ -282,15 +278,15 @@ class FakePeripheral:
         if char.notifying:
             char.send(data)
 
-    def stream(self, items: Sequence[tuple[str, bytes]], period_s: float) -> None:
-        """Send `items` one every `period_s` from now, paced by a timer (never in a burst)."""
+    def stream(self, items: Sequence[tuple[float, str, bytes]]) -> None:
+        """Send `(offset_s, uuid, bytes)` items at their offsets from now, paced by a timer."""
         self.stop_stream()
-        self._stream_task = asyncio.get_running_loop().create_task(self._pace(items, period_s))
+        self._stream_task = asyncio.get_running_loop().create_task(self._pace(items))
 
-    async def _pace(self, items: Sequence[tuple[str, bytes]], period_s: float) -> None:
+    async def _pace(self, items: Sequence[tuple[float, str, bytes]]) -> None:
         start = time.monotonic()
-        for index, (uuid, data) in enumerate(items):
-            delay = start + index * period_s - time.monotonic()
+        for offset_s, uuid, data in items:
+            delay = start + offset_s - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
             if self.firmware.active and self.notifying(uuid):
@@ -330,17 +326,22 @@ class FakePeripheral:
         await self.vanish()
 
 
+def paced(payloads: Sequence[tuple[str, bytes]], period_s: float) -> list[tuple[float, str, bytes]]:
+    """Stream items one every `period_s`."""
+    return [(i * period_s, uuid, data) for i, (uuid, data) in enumerate(payloads)]
+
+
 async def start_sensor(
     bus_address: str,
     adapter: int,
     name: str,
+    layout: Sequence[ServiceSpec],
     firmware: Firmware,
     advertised_uuids: Sequence[str] = (),
     battery: int = 87,
-    model: str = "",
 ) -> FakePeripheral:
-    """A fake sensor with the firmware's services plus Device Information and Battery."""
-    services = (*firmware.services(), *standard_services("Fake", model or name, "1.0.0", battery))
+    """A fake sensor: its own services plus Device Information and Battery."""
+    services = (*layout, *standard_services("Fake", name, "1.0.0", battery))
     return await FakePeripheral(
         bus_address, adapter, name, services, firmware, tuple(advertised_uuids)
     ).start()

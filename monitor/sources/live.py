@@ -1,0 +1,287 @@
+"""A live session: one or two BLE sensors -> decoder -> analysis -> recording, with link quality.
+
+Each sensor is a separate stream with its own `SensorLink` (monitor.sources.ble), queue,
+decoder and, when an exercise or program is given, analysis pipeline. Every notification is
+recorded raw before decoding, every link event is recorded, so a session that ends badly (lost
+sensor, Ctrl-C, refused command) keeps everything received up to then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from monitor.analysis.pipeline import AnalysisPipeline
+from monitor.analysis.programs import Program
+from monitor.analysis.results import AnalysisEvent
+from monitor.core import Event, EventKind, Notification, NotificationBatch, SampleBlock
+from monitor.errors import MonitorError
+from monitor.profiles.decoder import ProfileDecoder, merged_samples
+from monitor.profiles.model import Profile
+from monitor.session.recording import RecordingHeader, RecordingWriter, StreamInfo
+from monitor.sources.ble import LinkItem, LinkPolicy, SensorLink
+from monitor.sources.simulate import profile_text
+
+QUALITY_INTERVAL_S = 5.0
+
+
+@dataclass(frozen=True)
+class SensorRequest:
+    """Which sensor to stream from (address or advertised name) and how to decode it."""
+
+    target: str
+    profile: Profile
+    stream_name: str  # the session's name for it: "back", "thigh", or the profile stream's name
+    profile_stream: str | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class LinkQuality:
+    """Counters since the last report: received vs nominal sample rate, losses, battery."""
+
+    notifications: int = 0
+    samples: int = 0
+    lost_samples: int = 0
+    gaps: int = 0
+    bad_packets: int = 0
+    since_ns: int = field(default_factory=time.monotonic_ns)
+
+    def report(self, stream: str, nominal_hz: float, battery: int | None) -> Event:
+        elapsed_s = max(1e-9, (time.monotonic_ns() - self.since_ns) / 1e9)
+        rate = self.samples / elapsed_s
+        expected = self.samples + self.lost_samples
+        loss = self.lost_samples / expected if expected else 0.0
+        battery_text = "" if battery is None else f", battery {battery} %"
+        return Event(
+            time.time_ns(),
+            EventKind.LINK_QUALITY,
+            f"{stream}: {rate:.1f} of {nominal_hz:g} Hz, {100 * loss:.1f} % lost"
+            f" ({self.gaps} gaps, {self.bad_packets} bad packets){battery_text}",
+            stream,
+            {
+                "received_hz": round(rate, 2),
+                "nominal_hz": nominal_hz,
+                "notifications": self.notifications,
+                "samples": self.samples,
+                "lost_samples": self.lost_samples,
+                "loss_ratio": round(loss, 4),
+                "gaps": self.gaps,
+                "bad_packets": self.bad_packets,
+                "battery_percent": battery,
+                "interval_s": round(elapsed_s, 3),
+            },
+        )
+
+
+class _SensorSession:
+    """One stream of the session: link -> queue -> decoder -> pipeline; results to callbacks."""
+
+    def __init__(self, request: SensorRequest, session: LiveSession) -> None:
+        self.request = request
+        self.session = session
+        self.name = request.stream_name
+        self.decoder = ProfileDecoder(request.profile, request.settings, request.profile_stream)
+        self.queue: asyncio.Queue[LinkItem] = asyncio.Queue()
+        self.link = SensorLink(
+            request.target,
+            request.profile,
+            self.decoder.stream,
+            self.decoder.settings,
+            self.queue,
+            stream_name=self.name,
+            policy=session.policy,
+        )
+        self.pipeline = (
+            AnalysisPipeline(session.exercise, rate_hz=self.decoder.rate_hz())
+            if session.exercise is not None
+            else None
+        )
+        self.quality = LinkQuality()
+
+    def stream_info(self) -> StreamInfo:
+        return StreamInfo.for_profile(
+            self.name,
+            self.request.profile.id,
+            profile_text(self.request.profile),
+            settings=self.decoder.settings,
+            device_name=self.link.info.name or self.request.target,
+            device_address=self.link.info.address,
+        )
+
+    async def consume(self) -> None:
+        """Process queued items in arrival order, a burst at a time."""
+        while True:
+            items = [await self.queue.get()]
+            while not self.queue.empty():
+                items.append(self.queue.get_nowait())
+            self.process(items)
+
+    def process(self, items: Sequence[LinkItem]) -> None:
+        run: list[Notification] = []
+        for item in [*items, None]:
+            if run and (
+                not isinstance(item, Notification) or item.characteristic != run[0].characteristic
+            ):
+                self._decode(run)
+                run = []
+            if isinstance(item, Notification):
+                run.append(item)
+            elif isinstance(item, Event):
+                if item.kind == EventKind.RECONNECT:
+                    self.decoder.reset()  # new connection: the sensor's clock state starts afresh
+                self.session.emit(item)
+
+    def _decode(self, run: list[Notification]) -> None:
+        recorder = self.session.recorder
+        if recorder is not None:
+            for n in run:
+                recorder.write_notification(self.name, n.characteristic, n.data, n.host_t_ns)
+        batch = NotificationBatch.from_payloads(
+            run[0].characteristic, [n.data for n in run], [n.host_t_ns for n in run]
+        )
+        result = self.decoder.feed(batch)
+        self.quality.notifications += len(run)
+        self.quality.bad_packets += result.bad_packets
+        for event in result.events:
+            if event.kind == EventKind.GAP:
+                self.quality.gaps += 1
+                missing = event.data.get("missing_samples", event.data.get("missing", 0))
+                self.quality.lost_samples += int(missing)
+            self.session.emit(event if event.stream else _restream(event, self.name))
+        samples = merged_samples(result)
+        self.quality.samples += len(samples)
+        if len(samples):
+            self.session.on_samples(self.name, samples)
+        if self.pipeline is not None and samples.acc is not None and samples.gyro is not None:
+            for analysis_event in self.pipeline.process(samples):
+                self.session.emit_analysis(self.name, analysis_event, run[-1].host_t_ns)
+
+    def report_quality(self) -> None:
+        event = self.quality.report(
+            self.name, self.decoder.rate_hz(), self.link.info.battery_percent
+        )
+        self.quality = LinkQuality()
+        self.session.emit(event)
+
+
+def _restream(event: Event, stream: str) -> Event:
+    return Event(event.t_ns, event.kind, event.message, stream, event.data)
+
+
+class LiveSession:
+    """Runs the sensors until `stop` is set; the `on_*` callbacks see everything live.
+
+    `on_event` gets link, decoder and link-quality events (all recorded), `on_analysis` the
+    analysis events with the host arrival time of the notification that produced them, and
+    `on_samples` each decoded block.
+    """
+
+    def __init__(
+        self,
+        requests: Sequence[SensorRequest],
+        *,
+        exercise: str | Program | None = None,
+        record: Path | None = None,
+        policy: LinkPolicy | None = None,
+        on_event: Callable[[Event], None] = lambda _e: None,
+        on_analysis: Callable[[str, AnalysisEvent, int], None] = lambda _s, _e, _t: None,
+        on_samples: Callable[[str, SampleBlock], None] = lambda _s, _b: None,
+        quality_interval_s: float = QUALITY_INTERVAL_S,
+    ) -> None:
+        names = [r.stream_name for r in requests]
+        if not requests or len(set(names)) != len(names):
+            raise MonitorError(f"give one or more sensors with distinct stream names, got {names}")
+        self.exercise = exercise
+        self.record_path = record
+        self.policy = policy or LinkPolicy()
+        self.on_event = on_event
+        self.on_analysis = on_analysis
+        self.on_samples = on_samples
+        self.quality_interval_s = quality_interval_s
+        self.recorder: RecordingWriter | None = None
+        self.sensors = [_SensorSession(r, self) for r in requests]
+
+    def emit(self, event: Event) -> None:
+        if self.recorder is not None:
+            self.recorder.write_event(event, event.t_ns)
+        self.on_event(event)
+
+    def emit_analysis(self, stream: str, event: AnalysisEvent, host_t_ns: int) -> None:
+        self.on_analysis(stream, event, host_t_ns)
+
+    def pipeline(self, stream: str) -> AnalysisPipeline | None:
+        return next(s.pipeline for s in self.sensors if s.name == stream)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Stream until `stop`; a sensor lost for good or refusing its start raises MonitorError
+        after everything received so far has been processed and recorded."""
+        stop_all = asyncio.Event()
+        links = [asyncio.create_task(s.link.run(stop_all)) for s in self.sensors]
+        consumers: list[asyncio.Task[None]] = []
+        try:
+            await _until_all_connected_or_failed(self.sensors, links)
+            if self.record_path is not None:
+                self.recorder = RecordingWriter(
+                    self.record_path,
+                    RecordingHeader(
+                        streams=[s.stream_info() for s in self.sensors],
+                        exercise=self.exercise if isinstance(self.exercise, str) else "",
+                        program=self.exercise.name if isinstance(self.exercise, Program) else "",
+                    ),
+                )
+            consumers = [asyncio.create_task(s.consume()) for s in self.sensors]
+            watcher = asyncio.create_task(stop.wait())
+            quality = asyncio.create_task(self._report_quality())
+            await asyncio.wait([watcher, *links], return_when=asyncio.FIRST_COMPLETED)
+            watcher.cancel()
+            quality.cancel()
+            stop_all.set()
+            await asyncio.gather(*links, return_exceptions=True)
+            failures = [t.exception() for t in links if t.done() and not t.cancelled()]
+            error = next((e for e in failures if e is not None), None)
+            if error is not None:
+                raise error
+        finally:
+            stop_all.set()
+            for task in links:
+                if not task.done():
+                    task.cancel()
+            with contextlib.suppress(BaseException):
+                await asyncio.gather(*links, return_exceptions=True)
+            for consumer in consumers:
+                consumer.cancel()
+            for sensor in self.sensors:  # whatever is still queued is processed and recorded
+                leftover = [sensor.queue.get_nowait() for _ in range(sensor.queue.qsize())]
+                sensor.process(leftover)
+            if self.recorder is not None:
+                self.recorder.close()
+
+    async def _report_quality(self) -> None:
+        while True:
+            await asyncio.sleep(self.quality_interval_s)
+            for sensor in self.sensors:
+                sensor.report_quality()
+
+
+async def _until_all_connected_or_failed(
+    sensors: Sequence[_SensorSession], links: Sequence[asyncio.Task[None]]
+) -> None:
+    """Wait until every sensor streams; the first failure (not found, refused...) is raised."""
+    waits = [asyncio.create_task(s.link.connected.wait()) for s in sensors]
+    try:
+        pending = set(waits) | set(links)
+        while not all(w.done() for w in waits):
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task in links:
+                    task.result()  # raises the link's MonitorError
+                    raise MonitorError("a sensor stopped before it started streaming")
+    finally:
+        for wait in waits:
+            wait.cancel()
