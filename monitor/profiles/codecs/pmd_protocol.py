@@ -305,11 +305,12 @@ def build_frame(header: FrameHeader, content: bytes) -> bytes:
     )
 
 
-def gather_u64(buffer: NDArray[np.uint8], byte_index: NDArray[np.int64]) -> NDArray[np.uint64]:
-    """Little-endian uint64 starting at each byte index (buffer is padded with 8 zero bytes)."""
-    padded = np.concatenate([buffer, np.zeros(8, dtype=np.uint8)])
-    windows = np.lib.stride_tricks.sliding_window_view(padded, 8)[byte_index]
-    return np.ascontiguousarray(windows).view("<u8").reshape(-1)
+def gather_u64(padded: NDArray[np.uint8], byte_index: NDArray[np.int64]) -> NDArray[np.uint64]:
+    """Little-endian uint64 starting at each byte index of a buffer padded with 8 zero bytes."""
+    every_offset = np.ndarray(
+        shape=(padded.shape[0] - 7,), dtype="<u8", buffer=padded, strides=(1,)
+    )  # one (unaligned) 64-bit word starting at every byte
+    return every_offset[byte_index]
 
 
 def read_signed(raw: NDArray[np.integer], width_bits: int) -> NDArray[np.int64]:
@@ -393,10 +394,11 @@ def decode_delta_frames(
     counts = np.array([layout.sample_count for layout in layouts], dtype=np.int64)
     if not layouts:
         return np.empty((0, channels), dtype=np.int64), counts
+    padded = np.concatenate([buffer, np.zeros(8, dtype=np.uint8)])
     ref_bytes = (resolution_bits + 7) // 8
     ref_index = np.array([layout.reference_at for layout in layouts], dtype=np.int64)
     ref_index = (ref_index[:, None] + np.arange(channels) * ref_bytes).reshape(-1)
-    raw_ref = gather_u64(buffer, ref_index) & np.uint64((1 << (8 * ref_bytes)) - 1)
+    raw_ref = gather_u64(padded, ref_index) & np.uint64((1 << (8 * ref_bytes)) - 1)
     references = raw_ref.astype(np.int64)
     if not float_bits:
         sign_mask = -1 << (resolution_bits - 1)  # BlePMDClient parseDeltaFrameRefSamples
@@ -411,24 +413,25 @@ def decode_delta_frames(
     first_value = np.cumsum(values_per_block) - values_per_block
     index_in_block = np.arange(value_width.shape[0]) - np.repeat(first_value, values_per_block)
     value_bit = np.repeat(bit_starts, values_per_block) + index_in_block * value_width
-    words = gather_u64(buffer, value_bit >> 3) >> (value_bit & 7).astype(np.uint64)
-    masks = (np.uint64(1) << value_width.astype(np.uint64)) - np.uint64(1)
-    unsigned = (words & masks).astype(np.int64)
-    deltas = unsigned - ((unsigned >> (value_width - 1)) & 1) * (np.int64(1) << value_width)
-    deltas = deltas.reshape(-1, channels)
+    # Move each field to the top of its 64-bit word, then an arithmetic shift sign-extends it.
+    words = gather_u64(padded, value_bit >> 3) << (64 - (value_bit & 7) - value_width).astype(
+        np.uint64
+    )
+    deltas = (words.view(np.int64) >> (64 - value_width)).reshape(-1, channels)
 
-    # Interleave each frame's reference row before its delta rows, then one segmented cumsum.
+    # Each frame's reference row, then its delta rows; one cumsum per channel, made to restart
+    # at every frame by subtracting the previous frame's total (its last sample) from the
+    # frame's reference row.
     total = int(counts.sum())
     frame_first_row = np.cumsum(counts) - counts
     is_reference = np.zeros(total, dtype=bool)
     is_reference[frame_first_row] = True
-    rows = np.empty((total, channels), dtype=np.int64)
-    rows[is_reference] = references
-    rows[~is_reference] = deltas
-    running = np.cumsum(rows, axis=0)
-    before_frame = np.vstack([np.zeros((1, channels), dtype=np.int64), running])[frame_first_row]
-    samples = running - np.repeat(before_frame, counts, axis=0)
-    return wrap_int32(samples), counts
+    rows = np.empty((channels, total), dtype=np.int64)
+    rows[:, is_reference] = references.T
+    rows[:, ~is_reference] = deltas.T
+    frame_totals = np.add.reduceat(rows, frame_first_row, axis=1)
+    rows[:, frame_first_row[1:]] -= frame_totals[:, :-1]
+    return wrap_int32(np.cumsum(rows, axis=1)).T, counts
 
 
 def decode_delta_content(
