@@ -53,7 +53,7 @@ from monitor.core.samples import SampleBlock
 
 RATE_ESTIMATE_SAMPLES = 16  # samples buffered at the start to measure the sample rate
 STILL_DPS = 10.0  # smoothed angular speed under which the segment counts as still
-SLIP_DEG = 20.0  # change of the out-of-plane tilt that means the sensor turned on the segment
+SLIP_DEG = 30.0  # change of the out-of-plane tilt that means the sensor turned on the segment
 SLIP_STILL_S = 1.0  # ... held still this long (not a passing wobble)
 MIN_PLANE_QUALITY = 0.35  # below: the movement is nearly horizontal, gravity cannot resolve it
 

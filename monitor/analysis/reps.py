@@ -39,6 +39,7 @@ class DetectorSettings:
     min_rom_deg: float = 8.0
     enter_fraction: float = 0.35  # of the reference range
     exit_fraction: float = 0.5  # of the enter threshold
+    exit_peak_fraction: float = 0.35  # or of the rep's peak (incomplete returns), up to 3/4 enter
     reference_weight: float = 0.3  # how fast the reference range follows new reps
     alternating: bool = False
     any_direction: bool = False  # the direction is learned from the first rep after each rebase
@@ -284,7 +285,12 @@ class RepDetector:
         events: list,
     ) -> int:
         signed = self._side * (angle - self.baseline)
-        e_rel = _first(signed[i:] < self.exit_deg)
+        running_peak = np.maximum.accumulate(np.maximum(signed[i:], self._peak))
+        exit_level = np.maximum(
+            self.exit_deg,
+            np.minimum(self.settings.exit_peak_fraction * running_peak, 0.75 * self.enter_deg),
+        )
+        e_rel = _first(signed[i:] < exit_level)
         e = len(t_ns) if e_rel is None else i + e_rel
         self._slip.since_ns = None
         settled = self._settled.first_reached(t_ns[i:e], still[i:e])
