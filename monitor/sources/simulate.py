@@ -201,14 +201,14 @@ def simulate(
     spans = _connected_spans(script.link, plan.duration_s)
 
     clean_blocks, measured_blocks = [], []
-    # (emission ns, order, end of its connection span in s, notification)
-    data: list[tuple[int, int, float, Notification]] = []
-    preambles: list[tuple[float, list[Notification]]] = []
+    encoded: list[Notification] = []  # host_t_ns: emission time on the sample clock
+    span_ends: list[NDArray[np.float64]] = []
+    preambles: list[Notification] = []
     for index, (rate, channels) in enumerate(groups):
         t_s = plan.grid(rate)
-        ideal = _only(plan.ideal(t_s), channels, sensor_t0_ns)
-        measured = _only(plan.measured(plan.ideal(t_s), index), channels, sensor_t0_ns)
-        clean_blocks.append(ideal)
+        ideal = plan.ideal(t_s)
+        clean_blocks.append(_only(ideal, channels, sensor_t0_ns))
+        measured = _only(plan.measured(ideal, index), channels, sensor_t0_ns)
         measured_blocks.append(measured)
         for begin, end in spans:
             inside = np.flatnonzero((t_s >= begin) & (t_s < end))
@@ -217,30 +217,28 @@ def simulate(
             # A fresh encoder per connection: the firmware restarts its stream on reconnect.
             encoder = ProfileDecoder(profile, settings, stream)
             if index == 0:
-                preambles.append((begin, encoder.session_preamble()))
-            part = measured.slice(int(inside[0]), int(inside[-1]) + 1)
-            data += [
-                (n.host_t_ns, len(data) + i, end, n) for i, n in enumerate(encoder.encode(part))
-            ]
-    data.sort(key=lambda item: item[:2])
+                at = _host_ns(host_t0_ns, begin)
+                preambles += [
+                    Notification(n.characteristic, n.data, at) for n in encoder.session_preamble()
+                ]
+            sent = encoder.encode(measured.slice(int(inside[0]), int(inside[-1]) + 1))
+            encoded += sent
+            span_ends.append(np.full(len(sent), end))
 
+    emit_ns = np.fromiter((n.host_t_ns for n in encoded), dtype=np.int64, count=len(encoded))
+    order = np.argsort(emit_ns, kind="stable")
+    emit_s = (emit_ns[order] - sensor_t0_ns) / 1e9
+    span_end = np.concatenate(span_ends)[order] if span_ends else np.empty(0)
     link_rng = np.random.default_rng([seed, 2])
-    notifications = [n for *_, n in data]
-    emit_s = np.array([(e - sensor_t0_ns) / 1e9 for e, *_ in data])
-    span_end = np.array([end for _, _, end, _ in data])
-    lost = lost_packets(len(notifications), script.link, link_rng)
+    lost = lost_packets(len(encoded), script.link, link_rng)
     arrive = arrival_s(emit_s, script.link, link_rng)
     # Whatever was still in flight when the link dropped never arrives.
     cut_off = (arrive > span_end) & (span_end < plan.duration_s)
-    received = [
-        Notification(n.characteristic, n.data, _host_ns(host_t0_ns, begin))
-        for begin, preamble in preambles
-        for n in preamble
-    ]
-    received += [
-        Notification(n.characteristic, n.data, _host_ns(host_t0_ns, a))
-        for n, a, gone in zip(notifications, arrive, lost | cut_off, strict=True)
-        if not gone
+    arrive_ns = host_t0_ns + np.round(arrive * 1e9).astype(np.int64)
+    received = preambles + [
+        Notification(encoded[i].characteristic, encoded[i].data, int(arrive_ns[k]))
+        for k, i in enumerate(order.tolist())
+        if not (lost[k] or cut_off[k])
     ]
     received.sort(key=lambda n: n.host_t_ns)  # stable: a start response precedes its data
 
