@@ -115,7 +115,8 @@ class RepDetector:
     _holding: bool = False
     _hold_anchor: float = 0.0
     _hold_start_ns: int = 0
-    _hold_best_s: float = 0.0
+    _held_s: float = 0.0  # time held at the end range in this rep, all hold segments
+    _held_before_s: float = 0.0  # ... in the finished segments
     _hold_done: bool = False
     _released: bool = False
     _next_progress_s: float = 1.0
@@ -255,7 +256,7 @@ class RepDetector:
         self._peak = 0.0
         self._peak_speed = 0.0
         self._holding = False
-        self._hold_best_s = 0.0
+        self._held_s = self._held_before_s = 0.0
         self._hold_done = False
         self._released = False
         if not self._set_open:
@@ -365,7 +366,7 @@ class RepDetector:
             return
         target = self.settings.hold_target_s
         held_last = (int(t_ns[-1]) - self._hold_start_ns) / 1e9
-        self._hold_best_s = max(self._hold_best_s, held_last)
+        self._held_s = self._held_before_s + held_last
         if target > 0 and not self._hold_done and held_last >= target:
             k = int(np.searchsorted(t_ns, self._hold_start_ns + int(target * 1e9)))
             self._emit_progress(t_ns[: k + 1], events)
@@ -387,7 +388,8 @@ class RepDetector:
     def _end_hold(self, t_end_ns: int, *, released: bool, events: list) -> None:
         self._holding = False
         held = (t_end_ns - self._hold_start_ns) / 1e9
-        self._hold_best_s = max(self._hold_best_s, held)
+        self._held_before_s += held
+        self._held_s = self._held_before_s
         target = self.settings.hold_target_s
         if released and target > 0 and not self._hold_done and not self._released:
             self._released = True
@@ -424,7 +426,7 @@ class RepDetector:
             start_s=self._t(self._start_ns),
             end_s=self._t(t_end_ns),
             peak_angle_deg=self._peak_angle,
-            hold_s=self._hold_best_s,
+            hold_s=self._held_s,
             peak_speed_dps=self._peak_speed,
             side=side,
             flags=flags,

@@ -53,7 +53,7 @@ class Rep(BaseModel):
     start_s: float
     end_s: float
     peak_angle_deg: float
-    hold_s: float = Field(description="longest time held still at the end range")
+    hold_s: float = Field(description="time held still at the end range")
     peak_speed_dps: float
     side: str | None = Field(None, description="direction of an alternating exercise")
     flags: list[str] = Field(default_factory=list)
