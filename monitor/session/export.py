@@ -69,9 +69,9 @@ def dose_text(p: Prescription | None) -> str:
     for value, text in (
         (p.hold_s, "hold {:g} s"),
         (p.rest_s, "rest {:g} s"),
-        (p.target_deg, "target {:g}°"),
-        (p.limit_deg, "limit {:g}°"),
-        (p.max_speed_dps, "max {:g}°/s"),
+        (p.target_deg, "target {:.0f}°"),
+        (p.limit_deg, "limit {:.0f}°"),
+        (p.max_speed_dps, "max {:.0f}°/s"),
     ):
         if value:
             parts.append(text.format(value))
@@ -106,7 +106,7 @@ def _metadata(summary: SessionSummary) -> list[tuple[str, str]]:
     if calibration:
         text = f"{calibration.method} at {clock(calibration.at_s)}"
         if calibration.range_deg is not None:
-            text += f", calibration range {calibration.range_deg:g}°"
+            text += f", calibration range {calibration.range_deg:.0f}°"
         if calibration.plane_quality is not None:
             text += f", plane quality {calibration.plane_quality:.2f}"
         rows.append(("Calibration", text))

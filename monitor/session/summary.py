@@ -357,33 +357,34 @@ def from_analysis(
     )
 
 
-def gaps_from_events(events: Iterable[Event], t0_ns: int) -> list[Gap]:
-    """Gaps reported by the data path (decoder, aligner, BLE link), in session seconds.
+GAP_EVENTS = (EventKind.GAP, EventKind.DISCONNECT, EventKind.RECONNECT, EventKind.CLOCK_RESET)
 
-    Producers describe the gap span with `duration_ns`, `from_ns`/`to_ns` or `start_ns` +
-    `duration_s` in the event data; overlapping reports of one gap (say, per channel) merge.
+
+def data_gaps(t_ns: np.ndarray, events: Iterable[Event], *, min_gap_s: float = 0.5) -> list[Gap]:
+    """Holes in the samples (longer than `min_gap_s` and three sample periods), in seconds from
+    the first sample, each with the reason the data path logged for it if one falls inside.
+
+    Found from the timestamps themselves, so every cause counts (link loss, dropped packets, a
+    paused sensor) whatever its producer reported; events on another clock just give no reason.
     """
-    spans: list[tuple[float, float, str]] = []
-    for event in events:
-        if event.kind is not EventKind.GAP:
-            continue
-        data = event.data
-        start_ns = int(data.get("from_ns", data.get("start_ns", event.t_ns)))
-        if "to_ns" in data:
-            duration_ns = int(data["to_ns"]) - start_ns
-        elif "duration_ns" in data:
-            duration_ns = int(data["duration_ns"])
-        else:
-            duration_ns = int(float(data.get("duration_s", 0.0)) * 1e9)
-        start = max((start_ns - t0_ns) / 1e9, 0.0)
-        spans.append((start, start + max(duration_ns, 0) / 1e9, event.message))
-    merged: list[list] = []
-    for start, end, reason in sorted(spans):
-        if merged and start <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], end)
-        else:
-            merged.append([start, end, reason])
-    return [Gap(start_s=s, duration_s=e - s, reason=r) for s, e, r in merged]
+    if len(t_ns) < 2:
+        return []
+    steps = np.diff(t_ns)
+    period = float(np.median(steps))
+    holes = np.flatnonzero(steps > max(min_gap_s * 1e9, 3 * period))
+    notes = sorted((e.t_ns, e.message) for e in events if e.kind in GAP_EVENTS)
+    gaps = []
+    for index in holes.tolist():
+        start, end = int(t_ns[index]), int(t_ns[index + 1])
+        reasons = [message for at, message in notes if start - period <= at <= end]
+        gaps.append(
+            Gap(
+                start_s=(start - int(t_ns[0])) / 1e9,
+                duration_s=(end - start) / 1e9,
+                reason="; ".join(reasons) or f"no samples for {(end - start) / 1e9:.1f} s",
+            )
+        )
+    return gaps
 
 
 def json_schema() -> str:

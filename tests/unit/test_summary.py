@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from monitor.core.events import Event, EventKind
 from monitor.session import summary as summary_module
 from monitor.session.summary import (
     Prescription,
@@ -17,6 +18,7 @@ from monitor.session.summary import (
     SessionSummary,
     SetSummary,
     adherence,
+    data_gaps,
     decimate_trace,
     load_summary,
 )
@@ -124,3 +126,20 @@ def test_start_accepts_any_timezone():
     east = datetime(2026, 11, 20, 12, 0, tzinfo=timezone(timedelta(hours=5)))
     data["session"]["start"] = east.isoformat()
     assert SessionSummary.model_validate(data).session.start.hour == 7
+
+
+def test_data_gaps_come_from_the_timestamps_with_the_logged_reason():
+    t0 = 1_000_000_000_000
+    t_ns = t0 + np.concatenate([np.arange(0, 10, 0.02), np.arange(12.5, 20, 0.02), [20.3]]) * 1e9
+    t_ns = t_ns.astype(np.int64)
+    events = [
+        Event(t_ns=t0 + int(10.2e9), kind=EventKind.DISCONNECT, message="link lost"),
+        Event(t_ns=t0 + int(12.4e9), kind=EventKind.RECONNECT, message="reconnected"),
+        Event(t_ns=t0 + int(15e9), kind=EventKind.BATTERY, message="battery 80%"),
+    ]
+    (gap,) = data_gaps(t_ns, events)  # the 0.3 s step at the end is below the threshold
+    assert gap.start_s == pytest.approx(9.98) and gap.duration_s == pytest.approx(2.52)
+    assert gap.reason == "link lost; reconnected"
+    (unexplained,) = data_gaps(t_ns, [])
+    assert unexplained.reason == "no samples for 2.5 s"
+    assert data_gaps(t_ns[:1], events) == []
