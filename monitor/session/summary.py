@@ -330,28 +330,28 @@ def exercise_from(result: AnalysisSummary, prescription: AnalysisPrescription) -
     )
 
 
-def from_analysis(
-    result: AnalysisSummary,
-    prescription: AnalysisPrescription,
+def from_analyses(
+    results: Sequence[tuple[AnalysisSummary, AnalysisPrescription]],
     *,
     meta: SessionMeta,
     gaps: Sequence[Gap] = (),
     trace: AngleTrace | None = None,
 ) -> SessionSummary:
-    """The summary of a one-exercise session (the pipeline's unit) from its analysis."""
+    """The session summary from the pipeline's summary of each exercise done (one pipeline per
+    exercise, all on the session clock) and the prescription each ran with."""
+    calibration = next((r.calibration for r, _ in results if r.calibration), None)
+    warnings = [
+        WarningEntry(
+            kind=str(w.kind), t_s=max(w.t_s, 0.0), message=w.message, exercise_id=r.exercise_id
+        )
+        for r, _ in results
+        for w in r.warnings
+    ]
     return SessionSummary(
         session=meta,
-        calibration=calibration_from(result.calibration) if result.calibration else None,
-        exercises=(exercise_from(result, prescription),),
-        warnings=tuple(
-            WarningEntry(
-                kind=str(w.kind),
-                t_s=max(w.t_s, 0.0),
-                message=w.message,
-                exercise_id=result.exercise_id,
-            )
-            for w in result.warnings
-        ),
+        calibration=calibration_from(calibration) if calibration else None,
+        exercises=tuple(exercise_from(result, prescription) for result, prescription in results),
+        warnings=tuple(sorted(warnings, key=lambda w: w.t_s)),
         gaps=tuple(gaps),
         trace=trace,
     )

@@ -10,16 +10,23 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from monitor.analysis.exercises import get_exercise, prescription_for
+from monitor.analysis.results import AnalysisSummary, AnalysisWarning, WarningKind
+from monitor.analysis.results import Calibration as AnalysisCalibration
+from monitor.analysis.results import Rep as AnalysisRep
 from monitor.core.events import Event, EventKind
 from monitor.session import summary as summary_module
 from monitor.session.summary import (
     Prescription,
     Rep,
+    SensorInfo,
+    SessionMeta,
     SessionSummary,
     SetSummary,
     adherence,
     data_gaps,
     decimate_trace,
+    from_analyses,
     load_summary,
 )
 
@@ -143,3 +150,76 @@ def test_data_gaps_come_from_the_timestamps_with_the_logged_reason():
     (unexplained,) = data_gaps(t_ns, [])
     assert unexplained.reason == "no samples for 2.5 s"
     assert data_gaps(t_ns[:1], events) == []
+
+
+def test_summary_from_the_pipeline_results_of_a_two_exercise_session():
+    def rep(index, set_index, start, hold, peak=60.0):
+        return AnalysisRep(
+            index=index,
+            set_index=set_index,
+            start_s=start,
+            end_s=start + 8,
+            peak_angle_deg=peak,
+            hold_s=hold,
+            peak_speed_dps=-45.0,  # sign of direction: the summary keeps the magnitude
+        )
+
+    knee = prescription_for(get_exercise("knee_to_chest_single"))
+    knee = knee.model_copy(
+        update={
+            "dose": knee.dose.model_copy(update={"sets": 2, "reps": 2, "hold_s": 5.0}),
+            "limits": knee.limits.model_copy(update={"rom_limit_deg": None, "rom_limit_pct": 20}),
+        }
+    )
+    calibration = AnalysisCalibration(
+        neutral_gravity=(0, 0, 1), axis=(1, 0, 0), rom_deg=70.0, t_s=4.0
+    )
+    knee_result = AnalysisSummary(
+        exercise_id="knee_to_chest_single",
+        exercise_name="Single knee to chest",
+        mode="reps_with_hold",
+        duration_s=120,
+        sample_rate_hz=100,
+        rep_count=3,
+        reps=[rep(1, 1, 10, 5.2), rep(2, 1, 20, 2.0), rep(3, 2, 60, 5.0, peak=90)],
+        sets=[],
+        warnings=[AnalysisWarning(kind=WarningKind.RANGE_LIMIT, t_s=63, message="too far")],
+        calibration=calibration,
+        target_reps=2,
+        target_sets=2,
+        target_hold_s=5,
+    )
+    tilt = prescription_for(get_exercise("pelvic_tilt"))
+    tilt_result = knee_result.model_copy(
+        update={
+            "exercise_id": "pelvic_tilt",
+            "exercise_name": "Pelvic tilt",
+            "mode": "reps",
+            "reps": [rep(1, 1, 130, 0.0, peak=15)],
+            "warnings": [AnalysisWarning(kind=WarningKind.TOO_FAST, t_s=31, message="fast")],
+            "calibration": None,
+        }
+    )
+    meta = SessionMeta(
+        start=datetime(2026, 11, 20, 7, tzinfo=UTC),
+        duration_s=150,
+        source="live",
+        sensor=SensorInfo(profile="metamotion_s"),
+        monitor_version="test",
+    )
+    summary = from_analyses([(knee_result, knee), (tilt_result, tilt)], meta=meta)
+
+    first, second = summary.exercises
+    assert [[r.index for r in s.reps] for s in first.sets] == [[1, 2], [1]]
+    assert (first.sets[1].start_s, first.sets[1].end_s) == (60.0, 68.0)
+    assert first.reps[0].peak_speed_dps == 45.0
+    assert first.prescription.limit_deg == pytest.approx(84.0)  # 20% over the 70° calibration
+    assert first.prescription.hold_s == 5.0 and second.prescription.hold_s is None
+    assert (first.adherence.reps_done, first.adherence.reps_prescribed) == (3, 4)
+    assert first.adherence.holds_done == 2  # 5.2 s and 5.0 s reach 5 s; 2.0 s does not
+    assert [(w.t_s, w.kind, w.exercise_id) for w in summary.warnings] == [
+        (31.0, "too_fast", "pelvic_tilt"),
+        (63.0, "range_limit", "knee_to_chest_single"),
+    ]
+    assert summary.calibration.range_deg == 70.0 and summary.calibration.method == "self"
+    assert load_summary(summary.to_json()) == summary
