@@ -391,7 +391,7 @@ def write_truth_csv(session: SimulatedSession, path: Path) -> None:
         writer.writerows(
             zip(
                 (f"{t:.4f}" for t in truth.t_s),
-                (f"{a:.4f}" for a in truth.angle_deg),
+                (f"{a:.3f}" for a in truth.angle_deg),
                 (names[p] for p in truth.phase),
                 truth.set.tolist(),
                 truth.rep.tolist(),

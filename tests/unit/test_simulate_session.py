@@ -24,9 +24,9 @@ def main(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> int:
 PROFILES = sorted(load_profiles(include_user=False))
 QUIET = Noise(acc_mps2=0, gyro_rads=0, mag_ut=0, gyro_bias_dps=(0, 0, 0))
 SHORT = [RepsSegment(reps=2, hold_s=1, rest_s=1)]
-# Half a count of the coarsest bundled scale: WitMotion gyro 2000/32768 deg/s, Thingy acc
-# 1/1024 g, Thingy mag 1/16 uT (PROTOCOLS.md sections 2 and 3).
-QUANTUM = {"acc": 9.80665 / 1024 / 2, "gyro": np.radians(2000 / 32768) / 2, "mag": 1 / 32}
+# Half a count of the coarsest bundled scale: Polar H10 acc 1 mG, WitMotion gyro 2000/32768
+# deg/s, Thingy mag 1/16 uT (PROTOCOLS.md sections 1 to 3).
+QUANTUM = {"acc": 9.80665e-3 / 2, "gyro": np.radians(2000 / 32768) / 2, "mag": 1 / 32}
 
 
 def _decoded_channel(blocks: list[SampleBlock], channel: str) -> tuple[np.ndarray, np.ndarray]:
@@ -52,7 +52,7 @@ def test_decoding_the_stream_gives_back_the_clean_samples(profile_id: str) -> No
             t_ns, values = _decoded_channel(result.blocks, channel)
             expected = getattr(clean, channel)
             assert values.shape == expected.shape, channel
-            assert np.max(np.abs(values - expected)) <= QUANTUM[channel] + 1e-9, channel
+            assert np.max(np.abs(values - expected)) <= QUANTUM[channel] + 1e-6, channel
             lag_ms = (t_ns - clean.t_ns) / 1e6
             if host_clock:  # arrival-based clock: late by the link latency, never early
                 assert np.all(np.diff(t_ns) >= 0)
@@ -83,7 +83,7 @@ def test_lost_packets_and_disconnects_surface_as_gaps(profile_id: str) -> None:
     script = MotionScript(
         segments=[RepsSegment(reps=3)],
         link=Link(
-            drop_probability=0.02, drop_burst=6, disconnects=[Disconnect(at_s=8, duration_s=2.5)]
+            drop_probability=0.1, drop_burst=2, disconnects=[Disconnect(at_s=8, duration_s=2.5)]
         ),
     )
     session = simulate(script, profile_id, seed=1)
