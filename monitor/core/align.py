@@ -130,7 +130,7 @@ class ChannelAligner:
             self._extra = {k: np.asarray(v) for k, v in block.extra.items()}
         else:
             self._extra = {
-                k: np.concatenate((v, block.extra.get(k, np.full(n, np.nan))))
+                k: np.concatenate((v, block.extra.get(k, np.full((n, *v.shape[1:]), np.nan))))
                 for k, v in self._extra.items()
             }
 

@@ -1,0 +1,164 @@
+"""SensorStream: raw notifications of one sensor -> analysis-ready, aligned sample blocks.
+
+The single path from bytes to samples shared by live BLE, replay, the simulator checks and
+file analysis: the profile's decoder (codec, axis mapping, host clock, gap detection) followed
+by the channel aligner, so every block that comes out carries every channel of the stream
+(acc + gyro, + mag where the sensor has one) on one timeline.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from monitor.core import Event, NotificationBatch, SampleBlock
+from monitor.core.align import CHANNEL_ORDER, ChannelAligner
+from monitor.profiles.decoder import ProfileDecoder
+from monitor.profiles.loader import parse_profile
+from monitor.profiles.model import Profile
+from monitor.session.recording import StreamInfo
+
+_PROBE_SAMPLES = 64
+
+
+class SensorStream:
+    """Decodes and aligns one sensor's notifications.
+
+    `name` labels the blocks and events that come out (the session's name for the sensor,
+    e.g. "back"); it defaults to the profile stream's name. `channels` defaults to what the
+    profile stream produces under `settings` (found by encoding and decoding a probe block).
+    """
+
+    def __init__(
+        self,
+        profile: Profile,
+        settings: Mapping[str, Any] | None = None,
+        stream: str | None = None,
+        *,
+        name: str | None = None,
+        channels: Sequence[str] | None = None,
+        max_bridge_ns: int = 250_000_000,
+        max_pending_ns: int = 5_000_000_000,
+    ) -> None:
+        self.profile = profile
+        self.decoder = ProfileDecoder(profile, settings, stream)
+        self.name = name or self.decoder.stream.name
+        if channels is None:
+            channels = stream_channels(profile, self.decoder.settings, self.decoder.stream.name)
+        self.channels = tuple(channels)
+        self.aligner = ChannelAligner(
+            self.channels,
+            stream=self.name,
+            max_bridge_ns=max_bridge_ns,
+            max_pending_ns=max_pending_ns,
+        )
+        self.bad_packets = 0
+
+    @classmethod
+    def from_stream_info(cls, info: StreamInfo, **options: Any) -> SensorStream:
+        """The stream a recording describes, decoded with the profile copy it carries.
+
+        Raises ProfileError (an InputFileError) when that copy is not a valid profile.
+        """
+        source = f"profile {info.profile_id!r} stored for stream {info.name!r}"
+        profile = _parse_profile_text(info.profile_toml, source)
+        stream = info.profile_stream or None
+        if stream is None and info.name in {s.name for s in profile.streams}:
+            stream = info.name
+        return cls(profile, info.settings, stream, name=info.name, **options)
+
+    @property
+    def rate_hz(self) -> float:
+        """Nominal rate of the aligned output (the reference channel's rate)."""
+        return self.decoder.rate_hz(self.channels[0])
+
+    def feed(
+        self, batches: NotificationBatch | Sequence[NotificationBatch]
+    ) -> tuple[list[SampleBlock], list[Event]]:
+        """Decode notification batches (any characteristics, arrival order) and align them.
+
+        Pass the batches of one time window together: the aligner then sees every channel of
+        the window at once. Never raises on bad bytes (they become BAD_PACKET events).
+        """
+        if isinstance(batches, NotificationBatch):
+            batches = [batches]
+        blocks: list[SampleBlock] = []
+        events: list[Event] = []
+        for batch in batches:
+            result = self.decoder.feed(batch)
+            self.bad_packets += result.bad_packets
+            blocks += result.blocks
+            events += result.events
+        aligned, align_events = self.aligner.feed(blocks)
+        return aligned, self._label(events) + align_events
+
+    def flush(self) -> tuple[list[SampleBlock], list[Event]]:
+        """End of the stream: emit what can still be aligned."""
+        return self.aligner.flush()
+
+    def reset(self) -> tuple[list[SampleBlock], list[Event]]:
+        """A new connection: emit what can be aligned, then forget the decoder's state."""
+        flushed = self.aligner.flush()
+        self.decoder.reset()
+        return flushed
+
+    def _label(self, events: list[Event]) -> list[Event]:
+        return [
+            e if e.stream == self.name else dataclasses.replace(e, stream=self.name) for e in events
+        ]
+
+
+def stream_channels(
+    profile: Profile, settings: Mapping[str, Any] | None = None, stream: str | None = None
+) -> tuple[str, ...]:
+    """The channels a profile stream delivers under `settings`.
+
+    Profiles do not list them, and they can depend on settings (a sensor with its gyro or
+    magnetometer switched off), so they are found the way the data will flow: a probe block
+    with every channel goes through the stream's encoder and decoder.
+    """
+    key = (profile.model_dump_json(), stream, repr(sorted((settings or {}).items())))
+    if key not in _PROBED:
+        _PROBED[key] = _run_probe(profile, dict(settings or {}), stream)
+    return _PROBED[key]
+
+
+_PROBED: dict[tuple[str, str | None, str], tuple[str, ...]] = {}
+
+
+def _run_probe(profile: Profile, settings: dict[str, Any], stream: str | None) -> tuple[str, ...]:
+    encoder = ProfileDecoder(profile, settings, stream)
+    period_ns = int(1e9 / encoder.rate_hz())
+    t_ns = np.int64(800_000_000_000_000_000) + np.arange(_PROBE_SAMPLES, dtype=np.int64) * period_ns
+    values = {
+        "acc": np.tile([0.1, -0.2, 9.7], (_PROBE_SAMPLES, 1)),
+        "gyro": np.tile([0.01, -0.02, 0.03], (_PROBE_SAMPLES, 1)),
+        "mag": np.tile([20.0, -5.0, 40.0], (_PROBE_SAMPLES, 1)),
+    }
+    for channels in (CHANNEL_ORDER, ("acc", "gyro"), ("acc",)):
+        block = SampleBlock(t_ns=t_ns, **{c: values[c] for c in channels})
+        try:
+            notifications = [*encoder.session_preamble(), *encoder.encode(block)]
+        except (ValueError, KeyError, TypeError, NotImplementedError):
+            continue
+        decoder = ProfileDecoder(profile, settings, stream)
+        found = {c for b in decoder.decode_all(notifications).blocks for c in b.channels}
+        if found:
+            return tuple(c for c in CHANNEL_ORDER if c in found)
+    return ("acc",)
+
+
+@lru_cache(maxsize=32)
+def _parse_profile_text(text: str, source: str) -> Profile:
+    from monitor.profiles.errors import ProfileError
+
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ProfileError(f"{source}: not valid TOML: {error}") from None
+    return parse_profile(data, source)

@@ -1,0 +1,83 @@
+"""open_input: recordings and CSV told apart by content, loaded into aligned samples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from monitor.errors import InputFileError
+from monitor.session.recording import MAGIC
+from monitor.sources.inputs import open_input
+from monitor.sources.motion import MotionScript, RepsSegment
+from monitor.sources.replay import replay_all
+from monitor.sources.simulate import simulate, write_recording
+
+CSV = (
+    "# from another tool\n"
+    "time_s,acc_x_mps2,acc_y_mps2,acc_z_mps2,gyro_x_rads,gyro_y_rads,gyro_z_rads\n"
+    + "".join(f"{i / 50:.2f},0,0,9.81,0.1,0,0\n" for i in range(100))
+)
+
+
+@pytest.fixture(scope="module")
+def recording_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    session = simulate(
+        MotionScript(exercise="bridge", segments=[RepsSegment(reps=2)]), "witmotion_wt901ble"
+    )
+    # named .csv on purpose: the kind comes from the content
+    path = tmp_path_factory.mktemp("in") / "session.csv"
+    write_recording(session, path)
+    return path
+
+
+def test_recording_is_recognised_by_content(recording_path: Path) -> None:
+    loaded = open_input(recording_path)
+    meta = loaded.metadata
+    assert meta.kind == "recording"
+    assert meta.profile == "witmotion_wt901ble" and meta.exercise == "bridge"
+    assert meta.start is not None and meta.device_name.startswith("Simulated")
+    assert meta.streams == [loaded.primary] and meta.rates_hz[loaded.primary] > 0
+    expected = replay_all(recording_path).samples[loaded.primary]
+    (block,) = loaded.blocks
+    assert block.channels == ("acc", "gyro")
+    np.testing.assert_array_equal(block.t_ns, expected.t_ns)
+    np.testing.assert_array_equal(block.gyro, expected.gyro)
+    assert list(loaded) == loaded.blocks
+    assert [e.kind.value for e in loaded.events][:1] == ["connect"]
+
+
+def test_csv_is_recognised_by_content(tmp_path: Path) -> None:
+    path = tmp_path / "looks_like.mrec"
+    path.write_text(CSV)
+    loaded = open_input(path)
+    assert loaded.metadata.kind == "csv"
+    assert loaded.metadata.rates_hz == {"csv": pytest.approx(50)}
+    (block,) = loaded.blocks
+    assert len(block) == 100 and block.channels == ("acc", "gyro")
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"", "no header row"),
+        (MAGIC[:5], "ends inside the recording preamble"),
+        (MAGIC + b"\x01\x00", "ends inside the recording preamble"),
+        (b"\x00\x01\x02\xff\xfe", "not UTF-8"),
+        (b"hello,world\n1,2\n", "no time_s column"),
+    ],
+)
+def test_bad_inputs_are_one_line_errors(tmp_path: Path, content: bytes, problem: str) -> None:
+    path = tmp_path / "input"
+    path.write_bytes(content)
+    with pytest.raises(InputFileError, match=problem) as raised:
+        open_input(path)
+    assert "\n" not in str(raised.value) and str(path) in str(raised.value)
+
+
+def test_missing_file_and_directory(tmp_path: Path) -> None:
+    with pytest.raises(InputFileError, match="cannot read"):
+        open_input(tmp_path / "nope.mrec")
+    with pytest.raises(InputFileError, match="is a directory"):
+        open_input(tmp_path)
