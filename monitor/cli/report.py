@@ -7,12 +7,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from monitor.cli.history import local_midnight, parse_date
-from monitor.session.export import write_private
 from monitor.session.history import open_history
-from monitor.session.report import therapist_report
 
 
 def run(args: argparse.Namespace) -> int:
+    from monitor.session.export import write_private  # matplotlib: only when reporting
+    from monitor.session.report import therapist_report
+
     since = local_midnight(args.since) if args.since else None
     with open_history() as history:
         sessions = history.sessions(since=since)

@@ -15,16 +15,17 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import matplotlib as mpl
 import numpy as np
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
 
 from monitor.errors import MonitorError
 from monitor.paths import open_private
 from monitor.session.summary import ExerciseSummary, Prescription, Rep, SessionSummary
+
+if TYPE_CHECKING:  # matplotlib itself loads with the first chart: `monitor` starts fast
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 FORMATS = ("json", "csv", "md", "html")
 
@@ -269,6 +270,8 @@ def to_markdown(summary: SessionSummary) -> str:
 
 @contextmanager
 def chart_style() -> Iterator[None]:
+    import matplotlib as mpl
+
     with mpl.rc_context(
         {
             "svg.fonttype": "none",  # text stays text: small, selectable, font-independent bytes
@@ -287,12 +290,16 @@ def chart_style() -> Iterator[None]:
 
 def new_figure(height_in: float = 3.2, width_in: float = 9.0) -> Figure:
     # Figure directly, not pyplot: no global state, safe in any thread, no GUI backend.
+    from matplotlib.figure import Figure
+
     return Figure(figsize=(width_in, height_in), layout="constrained")
 
 
 def svg(fig: Figure, name: str) -> str:
     """The figure as an inline `<svg>` element whose ids all start with `name-`, so several
     charts can share one page (matplotlib numbers its ids per figure: `figure_1`, `patch_1`)."""
+    import matplotlib as mpl
+
     buffer = io.StringIO()
     with mpl.rc_context({"svg.hashsalt": f"monitor-{name}", "svg.id": "chart"}):
         fig.savefig(
@@ -308,6 +315,8 @@ def svg(fig: Figure, name: str) -> str:
 
 
 def time_axis(ax: Axes, duration_s: float) -> None:
+    from matplotlib.ticker import FuncFormatter
+
     ax.set_xlabel("session time (m:ss)")
     ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _pos: clock(value)))
     ax.set_xlim(0, max(duration_s, 1.0))
