@@ -1,0 +1,166 @@
+"""`monitor export INPUT --format json|csv|md|html -o OUT [--force]`.
+
+INPUT is a recording (`.mrec`), a CSV, or the id of a session in the history. A file is analysed
+(the exercise or program from the recording's header, or `--exercise` / `--program`), stored in
+the history (the same file again updates its session) and exported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from monitor import __version__
+from monitor.analysis.exercises import Prescription, get_exercise, prescription_for
+from monitor.analysis.pipeline import AnalysisPipeline
+from monitor.analysis.programs import load_program
+from monitor.core.samples import SampleBlock
+from monitor.errors import InputFileError, MonitorError
+from monitor.session.export import FORMATS, export
+from monitor.session.history import file_digest, open_history
+from monitor.session.summary import (
+    AngleTrace,
+    ProgramRef,
+    SensorInfo,
+    SessionMeta,
+    SessionSummary,
+    data_gaps,
+    decimate_trace,
+    from_analyses,
+)
+from monitor.sources.inputs import open_input
+
+TRACE_POINTS = 1500  # angle samples kept for the chart
+MIN_TRACE_STEP_S = 0.1
+
+
+def resolve_prescription(
+    exercise: str | None, program: Path | None, item: int, recorded: tuple[str, str]
+) -> tuple[Prescription, ProgramRef | None]:
+    """The prescription to analyse with and the program it came from: the command line first,
+    then what the recording's header names (exercise id, program file), else `generic`."""
+    recorded_exercise, recorded_program = recorded
+    if exercise is None and program is None:
+        if recorded_program and Path(recorded_program).is_file():
+            program = Path(recorded_program)
+        else:
+            exercise = recorded_exercise or "generic"
+    if program is None:
+        return prescription_for(get_exercise(exercise)), None
+    loaded = load_program(program)
+    prescriptions = loaded.prescriptions()
+    if not 1 <= item <= len(prescriptions):
+        raise InputFileError(f"{program}: --item {item}: expected 1..{len(prescriptions)}")
+    # The program's frequency, once programs carry one (`sessions_per_week`).
+    per_week = getattr(loaded, "sessions_per_week", None)
+    return prescriptions[item - 1], ProgramRef(
+        id=program.stem, name=loaded.name, sessions_per_week=per_week
+    )
+
+
+def analyse_with_trace(pipeline: AnalysisPipeline, block: SampleBlock) -> AngleTrace | None:
+    """Run the pipeline over `block` in short time slices and keep its angle after each.
+
+    The pipeline gives the same result for any chunking, so slicing costs nothing in accuracy;
+    its angle after each slice is the chart's trace (no second angle computation here).
+    """
+    if len(block) == 0:
+        return None
+    t_s = (block.t_ns - block.t_ns[0]) / 1e9
+    step = max(MIN_TRACE_STEP_S, float(t_s[-1]) / TRACE_POINTS)
+    edges = np.searchsorted(t_s, np.arange(step, t_s[-1] + step, step))
+    times, angles = [], []
+    start = 0
+    for stop in [*np.unique(edges).tolist(), len(block)]:
+        if stop <= start:
+            continue
+        pipeline.process(block.slice(start, stop))
+        if pipeline.calibration is not None and pipeline.t0_ns is not None:
+            times.append((int(block.t_ns[stop - 1]) - pipeline.t0_ns) / 1e9)
+            angles.append(pipeline.angle_deg)
+        start = stop
+    return decimate_trace(times, angles, max_points=TRACE_POINTS) if times else None
+
+
+def summarize_file(
+    path: Path, *, exercise: str | None = None, program: Path | None = None, item: int = 1
+) -> SessionSummary:
+    """Analyse a recording or CSV into a session summary."""
+    opened = open_input(path)
+    meta = opened.metadata
+    for warning in meta.warnings:
+        print(f"monitor: warning: {warning}", file=sys.stderr)
+    prescription, program_ref = resolve_prescription(
+        exercise, program, item, (meta.exercise, meta.program)
+    )
+    block = SampleBlock.concat([_core(b) for b in opened.blocks])
+    if len(block) < 2:
+        raise InputFileError(f"{path}: no samples with accelerometer and gyroscope to analyse")
+    pipeline = AnalysisPipeline(prescription)
+    trace = analyse_with_trace(pipeline, block)
+    result = pipeline.summary()
+    session = SessionMeta(
+        start=meta.start or datetime.fromtimestamp(path.stat().st_mtime, UTC),
+        duration_s=max(result.duration_s, 0.0),
+        source="replay" if meta.kind == "recording" else "import",
+        input_name=path.name,
+        sensor=SensorInfo(
+            profile=meta.profile or meta.kind,
+            model=meta.device_name or None,
+            device=meta.device_address or None,
+            placement=prescription.exercise.placement,
+            sample_rate_hz=result.sample_rate_hz,
+        ),
+        program=program_ref,
+        monitor_version=__version__,
+    )
+    gaps = data_gaps(block.t_ns, opened.events)
+    return from_analyses([(result, prescription)], meta=session, gaps=gaps, trace=trace)
+
+
+def _core(block: SampleBlock) -> SampleBlock:
+    return SampleBlock(t_ns=block.t_ns, acc=block.acc, gyro=block.gyro)
+
+
+def run(args: argparse.Namespace) -> int:
+    source = Path(args.input)
+    if source.exists():
+        summary = summarize_file(
+            source, exercise=args.exercise, program=args.program, item=args.item
+        )
+        if not args.no_history:
+            with open_history() as history:
+                history.record(summary, recording=source, input_digest=file_digest(source))
+    elif args.input.isdigit():
+        with open_history() as history:
+            summary, _recording = history.summary(int(args.input))
+    else:
+        raise MonitorError(f"{args.input}: no such file, and not a session id from the history")
+    export(summary, args.format, args.output, force=args.force)
+    print(f"wrote {args.output}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "export",
+        help="export a session summary as JSON, CSV (one row per rep), Markdown or HTML",
+        description="Export a session: INPUT is a recording, a CSV, or a session id from "
+        "`monitor history`. HTML is one self-contained file with charts that opens offline.",
+    )
+    parser.add_argument("input", metavar="INPUT", help="recording, CSV, or session id")
+    parser.add_argument("--format", choices=FORMATS, required=True)
+    parser.add_argument("-o", "--output", type=Path, required=True, metavar="OUT")
+    parser.add_argument("--force", action="store_true", help="replace OUT if it exists")
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument("--exercise", metavar="ID", help="exercise to analyse a file as")
+    target.add_argument("--program", type=Path, metavar="FILE", help="program file")
+    parser.add_argument("--item", type=int, default=1, help="program item (1-based, default 1)")
+    parser.add_argument(
+        "--no-history", action="store_true", help="do not store an analysed file in the history"
+    )
+    parser.set_defaults(func=run)
