@@ -25,6 +25,7 @@ VERB_MODULES: list[str] = [
     "scan",
     "live",
     "replay",
+    "export",
 ]
 
 
