@@ -227,7 +227,7 @@ class Link(_Model):
     drop_burst: float = Field(1.0, ge=1, description="mean length of a loss burst (packets)")
     disconnects: list[Disconnect] = Field(default_factory=list)
     latency_ms: float = Field(20.0, ge=0)
-    jitter_ms: float = Field(8.0, ge=0, description="sd of the extra delivery delay")
+    jitter_ms: float = Field(8.0, ge=0, description="mean extra delivery delay (exponential)")
     connection_interval_ms: float = Field(15.0, gt=0, description="deliveries fall on events")
     clock_drift_ppm: float = Field(25.0, description="sensor clock fast by this much")
 

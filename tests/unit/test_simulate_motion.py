@@ -165,3 +165,14 @@ def test_script_loads_from_toml_and_reports_bad_fields(tmp_path: Path) -> None:
         unknown = tmp_path / "u.json"
         unknown.write_text('{"exercise": "moonwalk"}')
         MotionScript.load(unknown)
+
+
+def test_the_documented_example_script_runs(tmp_path: Path) -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "simulator.md").read_text()
+    example = doc.split("```toml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "example.toml"
+    path.write_text(example)
+    script = MotionScript.load(path)
+    truth = synthesize(script, 52, seed=0).truth
+    labels = [r.label for r in truth.reps]
+    assert len(labels) == 10 and {"overdone", "too_fast", "hold_released_early"} <= set(labels)
