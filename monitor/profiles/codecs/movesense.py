@@ -21,6 +21,7 @@ from pydantic import Field
 
 from monitor.core import Event, EventKind, Notification, NotificationBatch, SampleBlock
 from monitor.profiles.codecs.base import Codec, CodecModel, DecodeResult, register_codec
+from monitor.profiles.codecs.common import UNIT_TO_SI
 from monitor.profiles.codecs.device_clock import clock_events
 
 GSP_SERVICE_UUID = "34802252-7185-4d5d-b431-630e7050e8f0"
@@ -67,7 +68,7 @@ BLOCKS: dict[str, tuple[str, ...]] = {
     "IMU6": ("acc", "gyro"),
     "IMU9": ("acc", "gyro", "mag"),
 }
-_TO_PROJECT_UNIT = {"acc": 1.0, "gyro": np.pi / 180.0, "mag": 1.0}  # m/s^2, deg/s, uT
+_TO_PROJECT_UNIT = {"acc": UNIT_TO_SI["mps2"], "gyro": UNIT_TO_SI["dps"], "mag": UNIT_TO_SI["ut"]}
 TIMESTAMP_SIZE = 4
 HEADER_SIZE = 2  # [response type, client ref]
 

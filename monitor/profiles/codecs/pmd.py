@@ -18,8 +18,9 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import Field, field_validator
 
-from monitor.core import GRAVITY, Event, EventKind, Notification, NotificationBatch, SampleBlock
+from monitor.core import Event, EventKind, Notification, NotificationBatch, SampleBlock
 from monitor.profiles.codecs.base import Codec, CodecModel, DecodeResult, register_codec
+from monitor.profiles.codecs.common import UNIT_TO_SI
 from monitor.profiles.codecs.device_clock import clock_events
 from monitor.profiles.codecs.pmd_protocol import (
     CP_MEASUREMENT_STOPPED,
@@ -163,21 +164,21 @@ class FrameLayout:
     uses_factor: bool
 
 
-_DEG = np.pi / 180.0
-_GAUSS_TO_UT = 100.0
+_MG, _G, _DPS = UNIT_TO_SI["mg"], UNIT_TO_SI["g"], UNIT_TO_SI["dps"]
+_GAUSS, _MGAUSS = UNIT_TO_SI["gauss"], UNIT_TO_SI["mgauss"]
 FRAME_LAYOUTS: dict[tuple[int, int, bool], FrameLayout] = {
     # ACC raw types are mG (the SDK ignores FACTOR for them).
-    (MeasurementType.ACC, 0, False): FrameLayout("acc", 3, 8, False, GRAVITY / 1000, False),
-    (MeasurementType.ACC, 1, False): FrameLayout("acc", 3, 16, False, GRAVITY / 1000, False),
-    (MeasurementType.ACC, 2, False): FrameLayout("acc", 3, 24, False, GRAVITY / 1000, False),
-    (MeasurementType.ACC, 0, True): FrameLayout("acc", 3, 16, False, GRAVITY, True),  # G
-    (MeasurementType.ACC, 1, True): FrameLayout("acc", 3, 16, False, GRAVITY / 1000, True),
-    (MeasurementType.GYRO, 1, False): FrameLayout("gyro", 3, 32, True, _DEG, False),
-    (MeasurementType.GYRO, 0, True): FrameLayout("gyro", 3, 16, False, _DEG, True),
-    (MeasurementType.GYRO, 1, True): FrameLayout("gyro", 3, 32, True, _DEG, True),
-    (MeasurementType.MAG, 0, True): FrameLayout("mag", 3, 16, False, _GAUSS_TO_UT, True),
+    (MeasurementType.ACC, 0, False): FrameLayout("acc", 3, 8, False, _MG, False),
+    (MeasurementType.ACC, 1, False): FrameLayout("acc", 3, 16, False, _MG, False),
+    (MeasurementType.ACC, 2, False): FrameLayout("acc", 3, 24, False, _MG, False),
+    (MeasurementType.ACC, 0, True): FrameLayout("acc", 3, 16, False, _G, True),
+    (MeasurementType.ACC, 1, True): FrameLayout("acc", 3, 16, False, _MG, True),
+    (MeasurementType.GYRO, 1, False): FrameLayout("gyro", 3, 32, True, _DPS, False),
+    (MeasurementType.GYRO, 0, True): FrameLayout("gyro", 3, 16, False, _DPS, True),
+    (MeasurementType.GYRO, 1, True): FrameLayout("gyro", 3, 32, True, _DPS, True),
+    (MeasurementType.MAG, 0, True): FrameLayout("mag", 3, 16, False, _GAUSS, True),
     # MAG type 1: x, y, z in mG plus calibration status, delta coded together.
-    (MeasurementType.MAG, 1, True): FrameLayout("mag", 4, 16, False, _GAUSS_TO_UT / 1000, True),
+    (MeasurementType.MAG, 1, True): FrameLayout("mag", 4, 16, False, _MGAUSS, True),
 }
 
 
