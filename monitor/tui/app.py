@@ -50,3 +50,11 @@ class MonitorApp(App[None]):
         else:
             assert self.scanner is not None
             self.push_screen(PickSensorScreen(self.scanner, self.open_live))
+
+
+def run_session(feed: SessionFeed, *, voice: bool = False, muted: bool = False) -> int:
+    """Show `feed` until the user quits; the CLI verbs' TUI path."""
+    from monitor.tui.adapt import analysis_messages
+
+    MonitorApp(translate=analysis_messages, feed=feed, voice=voice, muted=muted).run()
+    return 0

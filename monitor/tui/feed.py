@@ -81,6 +81,7 @@ class FeedUpdate:
     events: tuple[Event, ...] = ()
     status: LinkStatus | None = None
     samples: int = 0
+    restart: bool = False  # the source went back in time: forget the trace and warnings shown
 
 
 class Command(StrEnum):
@@ -103,6 +104,18 @@ class Playback(Protocol):
 
     def skip(self, seconds: float) -> None:
         """Jump forward (positive) or back (negative) by `seconds` of recording time."""
+
+    @property
+    def position_s(self) -> float:
+        """Recording time reached."""
+
+    @property
+    def duration_s(self) -> float:
+        """Length of the recording."""
+
+    @property
+    def speed_label(self) -> str:
+        """ "1x", "2x", "4x" or "max", with "paused" when paused."""
 
 
 class SessionFeed(Protocol):

@@ -116,6 +116,8 @@ class ExerciseChanged(Message):
 
 
 class LinkChanged(Message):
+    """The link's state or battery changed (rates and counts are drawn by the frame timer)."""
+
     def __init__(self, status: LinkStatus) -> None:
         super().__init__()
         self.status = status
@@ -132,6 +134,10 @@ class FeedEvent(Message):
         self.t_s = t_s
         self.kind = kind
         self.message = message
+
+
+class Restarted(Message):
+    """The source started over (a replay skipped back): what is shown so far is void."""
 
 
 class FeedEnded(Message):

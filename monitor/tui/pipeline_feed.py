@@ -19,11 +19,17 @@ from monitor.session import summary as session_summary
 from monitor.tui.feed import Command, ExerciseView, FeedUpdate, LinkState, LinkStatus, Playback
 from monitor.tui.track import ProgramTrack
 
-PLOT_STEP_S = 0.04  # the pipeline is fed in pieces this long so the plot gets 25 points/s
+PLOT_STEP_S = 0.1  # the pipeline is fed in pieces this long so the plot gets 10 points/s
 RATE_WINDOW_S = 2.0  # received rate over the last seconds of sensor time
 TRACE_STEP_S = 0.1  # the summary's angle trace keeps one point per this many seconds
 
-Item = SampleBlock | Event
+
+class Restart:
+    """Marks that the source starts over from its beginning (a replay skipped back)."""
+
+
+RESTART = Restart()
+Item = SampleBlock | Event | Restart
 
 
 class PipelineFeed:
@@ -32,7 +38,7 @@ class PipelineFeed:
     def __init__(
         self,
         items: AsyncIterable[Item],
-        track: ProgramTrack,
+        new_track: Callable[[], ProgramTrack],
         *,
         title: str,
         sensor: session_summary.SensorInfo,
@@ -40,11 +46,14 @@ class PipelineFeed:
         recording: str = "",
         start: datetime | None = None,
         playback: Playback | None = None,
+        primary_stream: str | None = None,
         on_close: Callable[[], Any] | None = None,
     ) -> None:
         self.title = title
         self.playback = playback
-        self.track = track
+        self.primary_stream = primary_stream
+        self._new_track = new_track
+        self.track = new_track()
         self.sensor = sensor
         self.source = source
         self.recording = recording
@@ -53,21 +62,32 @@ class PipelineFeed:
         self.events: list[Event] = []
         self._items = items
         self._on_close = on_close
-        self._rate_window: deque[tuple[int, int]] = deque()
-        self._missing = 0
         self._battery: int | None = None
         self._state = LinkState.CONNECTING
+        self._closed = False
+        self._paused_analysis = False
+        self._start_over()
+
+    def _start_over(self) -> None:
+        self.track = self._new_track()
+        self.samples = 0
+        self.events.clear()
+        self._rate_window: deque[tuple[int, int]] = deque()
+        self._missing = 0
         self._last_t_ns: int | None = None
         self._trace_t: list[float] = []
         self._trace_deg: list[float] = []
-        self._closed = False
-        self._paused_analysis = False
+        self._times: list[np.ndarray] = []  # primary stream's sample times, to find data gaps
 
     # --- SessionFeed ---------------------------------------------------------------------------
     async def updates(self):  # type: ignore[no-untyped-def]
         async for item in self._items:
             if self._closed:
                 break
+            if isinstance(item, Restart):
+                self._start_over()
+                yield FeedUpdate(t_s=0.0, status=self.status(), restart=True)
+                continue
             update = self._event(item) if isinstance(item, Event) else self._samples(item)
             if update is not None:
                 yield update
@@ -112,8 +132,8 @@ class PipelineFeed:
             if self._trace_t
             else None
         )
-        t0 = self.track.session_t0_ns
-        gaps = tuple(session_summary.gaps_from_events(self.events, t0)) if t0 is not None else ()
+        times = np.concatenate(self._times) if self._times else np.empty(0, dtype=np.int64)
+        gaps = tuple(session_summary.data_gaps(times, self.events))
         return self.track.summary(
             source=self.source,  # type: ignore[arg-type]
             sensor=self.sensor,
@@ -132,6 +152,7 @@ class PipelineFeed:
             rate = counted / (span_ns / 1e9) if span_ns > 0 else None
         loss = 100 * self._missing / (self.samples + self._missing) if self.samples else None
         state = LinkState.PAUSED if self._paused_analysis else self._state
+        playback = self.playback
         return LinkStatus(
             sensor=self.title,
             state=state,
@@ -140,6 +161,9 @@ class PipelineFeed:
             nominal_hz=self.sensor.sample_rate_hz,
             loss_pct=loss,
             recording=self.recording,
+            position_s=playback.position_s if playback else None,
+            duration_s=playback.duration_s if playback else None,
+            speed=playback.speed_label if playback else "",
         )
 
     def _now_s(self) -> float:
@@ -167,9 +191,13 @@ class PipelineFeed:
     def _samples(self, block: SampleBlock) -> FeedUpdate | None:
         if len(block) == 0:
             return None
+        if self.primary_stream is not None and block.stream != self.primary_stream:
+            self.samples += len(block)  # a second sensor: counted and recorded, not analysed
+            return FeedUpdate(t_s=self._now_s(), samples=len(block), status=self.status())
         self._state = LinkState.STREAMING
         self.samples += len(block)
         self._last_t_ns = int(block.t_ns[-1])
+        self._times.append(block.t_ns)
         self._rate_window.append((self._last_t_ns, len(block)))
         while self._last_t_ns - self._rate_window[0][0] > RATE_WINDOW_S * 1e9:
             self._rate_window.popleft()

@@ -153,21 +153,4 @@ class ProgramTrack:
             program=program,
             monitor_version=__version__,
         )
-        calibrations = [r.calibration for r, _ in results if r.calibration is not None]
-        return session_summary.SessionSummary(
-            session=meta,
-            calibration=session_summary.calibration_from(calibrations[0]) if calibrations else None,
-            exercises=tuple(session_summary.exercise_from(r, p) for r, p in results),
-            warnings=tuple(
-                session_summary.WarningEntry(
-                    kind=str(w.kind),
-                    t_s=max(w.t_s, 0.0),
-                    message=w.message,
-                    exercise_id=r.exercise_id,
-                )
-                for r, _ in results
-                for w in r.warnings
-            ),
-            gaps=gaps,
-            trace=trace,
-        )
+        return session_summary.from_analyses(results, meta=meta, gaps=gaps, trace=trace)

@@ -14,7 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Label
 
 from monitor.tui import cues
-from monitor.tui.feed import Command, FeedUpdate, SessionFeed, Severity
+from monitor.tui.feed import Command, FeedUpdate, LinkState, LinkStatus, SessionFeed, Severity
 from monitor.tui.messages import (
     AngleRing,
     ExerciseChanged,
@@ -24,6 +24,7 @@ from monitor.tui.messages import (
     HoldProgress,
     LinkChanged,
     RepCounted,
+    Restarted,
     SafetyWarning,
     SetCompleted,
     WarningView,
@@ -66,6 +67,8 @@ class LiveScreen(Screen[None]):
         self.player = player
         self.ring = AngleRing(_RING_CAPACITY)
         self.samples_received = 0  # raw samples the feed delivered (the benchmark checks it)
+        self.status: LinkStatus | None = None  # newest; drawn by the frame timer
+        self._shown_status: LinkStatus | None = None
         self.ended = False
 
     def compose(self) -> ComposeResult:
@@ -85,7 +88,7 @@ class LiveScreen(Screen[None]):
         self.query_one("#warnings").border_title = "warnings"
         self.query_one("#plot").border_title = f"angle, last {PLOT_WINDOW_S:.0f} s"
         self.show_exercise()
-        self.set_interval(1 / FRAME_RATE_HZ, self.query_one(AnglePlot).tick)
+        self.set_interval(1 / FRAME_RATE_HZ, self.frame)
         self.pump()
 
     @work(exclusive=True, group="feed")
@@ -96,15 +99,29 @@ class LiveScreen(Screen[None]):
         self.post_message(FeedEnded("end of data"))
 
     def absorb(self, update: FeedUpdate) -> None:
+        if update.restart:
+            self.post_message(Restarted())
         self.samples_received += update.samples
         self.ring.extend(update.angle_t_s, update.angle_deg)
         for event in update.analysis:
             for message in self.translate(event):
                 self.post_message(message)
         for event in update.events:
-            self.post_message(FeedEvent(event.t_ns / 1e9, str(event.kind), event.message))
+            self.post_message(FeedEvent(update.t_s, str(event.kind), event.message))
         if update.status is not None:
-            self.post_message(LinkChanged(update.status))
+            previous, self.status = self.status, update.status
+            if previous is None or (previous.state, previous.battery_pct) != (
+                update.status.state,
+                update.status.battery_pct,
+            ):
+                self.post_message(LinkChanged(update.status))
+
+    def frame(self) -> None:
+        """The frame timer: redraw the plot and the status line from the latest data."""
+        self.query_one(AnglePlot).tick()
+        if self.status is not None and self.status is not self._shown_status:
+            self._shown_status = self.status
+            self.query_one(StatusBar).show(self.status)
 
     def show_exercise(self) -> None:
         view = self.feed.exercise()
@@ -152,13 +169,22 @@ class LiveScreen(Screen[None]):
 
     @on(LinkChanged)
     def link_changed(self, message: LinkChanged) -> None:
-        self.query_one(StatusBar).show(message.status)
+        if message.status.state is LinkState.RECONNECTING:
+            self.notify("sensor lost: reconnecting, the session goes on", severity="warning")
 
     @on(FeedEvent)
     def feed_event(self, message: FeedEvent) -> None:
         severity = Severity.CAUTION if message.kind in ("disconnect", "gap") else Severity.INFO
         view = WarningView(message.t_s, message.kind, severity, message.message)
         self.query_one(WarningsPanel).add(view)
+
+    @on(Restarted)
+    def restarted(self) -> None:
+        self.ring.clear()
+        self.query_one(WarningsPanel).clear()
+        self.query_one(HoldTimer).show(0.0, None)
+        self.query_one("#last-event", Label).update("")
+        self.show_exercise()
 
     @on(FeedEnded)
     def feed_ended(self, message: FeedEnded) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from numpy.typing import NDArray
 from rich.text import Text
@@ -90,13 +92,15 @@ def render_angle_plot(
         beyond = limit is not None and value >= limit
         trace_style = "bold red" if beyond else "bold green" if in_zone else "bold cyan"
         background = " on #12361d" if in_zone else ""
-        for code in cells[row]:
-            if code:
-                text.append(chr(0x2800 + int(code)), style=trace_style + background)
-            elif row == limit_row:
-                text.append("┄", style="red" + background)
-            else:
-                text.append(" ", style=background.strip())
+        blank = "┄" if row == limit_row else " "
+        blank_style = ("red" if row == limit_row else "") + background
+        glyphs = "".join(chr(0x2800 + int(c)) if c else blank for c in cells[row])
+        # One span per run of trace or blank cells, not one per character.
+        drawn = cells[row] != 0
+        edges = [0, *(np.flatnonzero(np.diff(drawn)) + 1).tolist(), len(drawn)]
+        for start, stop in itertools.pairwise(edges):
+            style = trace_style + background if drawn[start] else blank_style.strip()
+            text.append(glyphs[start:stop], style=style)
         if row != height - 1:
             text.append("\n")
     return text

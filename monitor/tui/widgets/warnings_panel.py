@@ -41,6 +41,10 @@ class WarningsPanel(Static):
         super().__init__(render_warnings([]), **kwargs)  # type: ignore[arg-type]
         self.entries: deque[WarningView] = deque(maxlen=_KEEP)
 
+    def clear(self) -> None:
+        self.entries.clear()
+        self.update(render_warnings([]))
+
     def add(self, warning: WarningView) -> None:
         self.entries.append(warning)
         self.update(render_warnings(list(self.entries)))
