@@ -183,6 +183,7 @@ def test_bad_frames_are_counted_once_and_the_rest_decodes() -> None:
         frame(3, b""),  # no samples
         truncated_delta,  # last delta block cut short
         frame(4, b"\x00" * 6 + b"\x00\x05", compressed=True, frame_type=0),  # bit width 0
+        frame(2**64 - 1, b"\x00" * 6),  # not a clock value
     ]
     codec = PmdCodec(PmdParams(), PmdSettings())
     result = codec.decode(batch([good[0], *bad, good[1]]))
@@ -198,6 +199,21 @@ def test_random_bytes_never_raise(data: bytes, characteristic: str) -> None:
     codec = PmdCodec(VERITY, PmdSettings(**VERITY_SETTINGS))
     result = codec.decode(batch([data], characteristic))
     assert result.bad_packets in (0, 1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    kind=st.sampled_from([2, 5, 6, 0x42, 1]),
+    frame_byte=st.sampled_from([0x00, 0x01, 0x02, 0x80, 0x81, 0x7F]),
+    timestamp=st.integers(0, 2**64 - 1),
+    content=st.binary(max_size=120),
+)
+def test_frames_with_garbage_content_never_raise(kind, frame_byte, timestamp, content) -> None:
+    data = bytes((kind,)) + timestamp.to_bytes(8, "little") + bytes((frame_byte,)) + content
+    codec = PmdCodec(VERITY, PmdSettings(**VERITY_SETTINGS))
+    result = codec.decode(batch([data, data]))
+    assert result.bad_packets in (0, 2)
+    assert result.bad_packets == 2 or sum(len(b) for b in result.blocks) > 0
 
 
 def test_clock_going_back_and_missing_frames_are_events() -> None:

@@ -9,6 +9,7 @@ units and back. Facts: ../shared/sensors/PROTOCOLS.md section 1 (polar-ble-sdk s
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -138,7 +139,7 @@ MEASUREMENT_TYPES: dict[Measurement, MeasurementType] = {
     "gyro": MeasurementType.GYRO,
     "mag": MeasurementType.MAG,
 }
-MEASUREMENT_NAMES = {kind: name for name, kind in MEASUREMENT_TYPES.items()}
+MEASUREMENT_NAMES: dict[int, Measurement] = {kind: name for name, kind in MEASUREMENT_TYPES.items()}
 _RANGE_FIELD: dict[Measurement, str] = {
     "acc": "acc_range_g",
     "gyro": "gyro_range_dps",
@@ -261,12 +262,7 @@ class PmdCodec(Codec):
         return [build_stop_command(MEASUREMENT_TYPES[m]) for m in self.params.measurements]
 
     def _format(self, measurement: Measurement) -> PmdFrameFormat:
-        formats = {
-            "acc": self.params.acc_format,
-            "gyro": self.params.gyro_format,
-            "mag": self.params.mag_format,
-        }
-        return formats[measurement]
+        return getattr(self.params, f"{measurement}_format")
 
     def start_responses(self) -> list[bytes]:
         """The START response indications, with FACTOR for measurements sent compressed."""
@@ -297,9 +293,9 @@ class PmdCodec(Codec):
     def _event(self, kind: EventKind, message: str, **data: object) -> Event:
         return Event(self._last_t_ns, kind, message, self.stream, dict(data))
 
-    def _bad(self, result: DecodeResult, message: str, **data: object) -> None:
+    def _bad(self, result: DecodeResult, message: str, payload: bytes) -> None:
         result.bad_packets += 1
-        result.events.append(self._event(EventKind.BAD_PACKET, message, **data))
+        result.events.append(self._event(EventKind.BAD_PACKET, message, hex=payload[:32].hex()))
 
     def _decode_control(self, batch: NotificationBatch) -> DecodeResult:
         result = DecodeResult()
@@ -307,7 +303,7 @@ class PmdCodec(Codec):
             try:
                 self._control_indication(payload, result)
             except PmdProtocolError as error:
-                self._bad(result, f"PMD control point: {error}", hex=payload.hex())
+                self._bad(result, f"PMD control point: {error}", payload)
         return result
 
     def _control_indication(self, payload: bytes, result: DecodeResult) -> None:
@@ -335,7 +331,7 @@ class PmdCodec(Codec):
         if response.more:
             self._pending_response = payload
             return
-        measurement = MEASUREMENT_NAMES.get(response.measurement_type)  # type: ignore[call-overload]
+        measurement = MEASUREMENT_NAMES.get(response.measurement_type)
         factor = response.factor
         if (
             response.ok
@@ -362,14 +358,20 @@ class PmdCodec(Codec):
         result = DecodeResult()
         buffer = np.frombuffer(batch.data, dtype=np.uint8)
         groups: dict[tuple[int, int], _Frames] = {}
-        for i in range(len(batch)):
-            start, end = int(batch.offsets[i]), int(batch.offsets[i + 1])
+        data = batch.data
+        for i, (start, end) in enumerate(itertools.pairwise(batch.offsets.tolist())):
             if end - start < FRAME_HEADER_SIZE:
-                self._bad(result, f"PMD frame of {end - start} bytes: header needs 10", index=i)
+                self._bad(
+                    result, f"PMD frame of {end - start} bytes: header needs 10", data[start:end]
+                )
                 continue
-            frames = groups.setdefault((batch.data[start] & 0x3F, batch.data[start + 9]), _Frames())
+            timestamp = int.from_bytes(data[start + 1 : start + 9], "little")
+            if timestamp >= 1 << 63:  # beyond year 2292: not a clock value
+                self._bad(result, f"PMD frame timestamp {timestamp} out of range", data[start:end])
+                continue
+            frames = groups.setdefault((data[start] & 0x3F, data[start + 9]), _Frames())
             frames.index.append(i)
-            frames.timestamp.append(int.from_bytes(batch.data[start + 1 : start + 9], "little"))
+            frames.timestamp.append(timestamp)
             frames.content.append((start + FRAME_HEADER_SIZE, end))
         blocks: list[tuple[int, SampleBlock]] = []
         for (kind, frame_byte), frames in groups.items():
@@ -379,7 +381,7 @@ class PmdCodec(Codec):
                     self._bad(
                         result,
                         f"PMD {_type_name(kind)} frame type 0x{frame_byte:02x} not supported",
-                        index=i,
+                        batch.payload(i),
                     )
                 continue
             block = self._decode_frames(
@@ -416,9 +418,8 @@ class PmdCodec(Codec):
                     )
                 good.append(position)
             except PmdProtocolError as error:
-                self._bad(
-                    result, f"PMD {_type_name(kind)} frame: {error}", index=frames.index[position]
-                )
+                frame = data[start - FRAME_HEADER_SIZE : end]
+                self._bad(result, f"PMD {_type_name(kind)} frame: {error}", frame)
         if not good:
             return None
         if compressed:
