@@ -24,6 +24,7 @@ VERB_MODULES: list[str] = [
     "report",
     "scan",
     "live",
+    "demo",
     "replay",
     "export",
 ]
