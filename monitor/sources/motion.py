@@ -249,7 +249,9 @@ class MotionScript(_Model):
     segments: list[Segment] = Field(default_factory=lambda: [RepsSegment()])
     noise: Noise = Field(default_factory=Noise)
     link: Link = Field(default_factory=Link)
-    magnetometer: bool = True
+    magnetometer: bool = Field(
+        True, description="synthesize() output only: a profile's stream sends what it carries"
+    )
 
     @field_validator("exercise")
     @classmethod
@@ -557,7 +559,7 @@ class MotionPlan:
         return np.arange(int(np.floor(self.duration_s * rate_hz)) + 1) / rate_hz
 
     def ideal(self, t_s: FloatArray) -> SampleBlock:
-        """Noise-free acc, gyro (and mag if scripted) at `t_s` (sensor time, s from start)."""
+        """Noise-free acc, gyro and mag at `t_s` (sensor time, s from start)."""
         theta, theta_d, theta_dd = (np.radians(v) for v in self.main.evaluate(t_s)[:3])
         phi, phi_d, phi_dd = (np.radians(v) for v in self.shift.evaluate(t_s)[:3])
         axis, shift_axis = self.axis, self.shift_axis
@@ -580,7 +582,7 @@ class MotionPlan:
             t_ns=np.round(t_s * 1e9).astype(np.int64),
             acc=to_sensor.apply(linear) + sensor.inv().apply([0.0, 0.0, GRAVITY]),
             gyro=to_sensor.apply(omega),
-            mag=sensor.inv().apply(EARTH_FIELD_UT) if self.script.magnetometer else None,
+            mag=sensor.inv().apply(EARTH_FIELD_UT),
         )
 
     def measured(self, ideal: SampleBlock, stream: int = 0) -> SampleBlock:
@@ -650,6 +652,8 @@ def synthesize(script: MotionScript, rate_hz: float, seed: int) -> Motion:
     plan = plan_motion(script, seed)
     t_s = plan.grid(rate_hz)
     clean = plan.ideal(t_s)
+    if not script.magnetometer:
+        clean = SampleBlock(t_ns=clean.t_ns, acc=clean.acc, gyro=clean.gyro)
     return Motion(
         samples=plan.measured(clean),
         clean=clean,

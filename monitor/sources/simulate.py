@@ -36,6 +36,7 @@ from monitor.profiles.model import Profile
 from monitor.session import recording
 from monitor.session.recording import RecordingHeader, RecordingWriter, StreamInfo
 from monitor.sources.motion import Link, MotionPlan, MotionScript, MotionTruth, Phase, plan_motion
+from monitor.sources.stream import stream_channels
 
 DEFAULT_START_UTC = datetime(2026, 1, 5, 9, 0, 0, tzinfo=UTC)
 SIMULATED_ADDRESS = "00:00:5E:00:53:00"  # documentation range (RFC 7042)
@@ -108,20 +109,11 @@ def _settings_for(profile: Profile, stream_name: str | None, rate_hz: float) -> 
     return chosen
 
 
-def _channel_groups(decoder: ProfileDecoder, plan: MotionPlan) -> list[tuple[float, list[str]]]:
+def _channel_groups(decoder: ProfileDecoder) -> list[tuple[float, list[str]]]:
     """Channels the stream carries, grouped by rate (first group holds acc where present)."""
-    probe_t = plan.grid(decoder.rate_hz())[:64]
-    probe = plan.ideal(probe_t)
-    decoded = ProfileDecoder(decoder.profile, decoder.settings, decoder.stream.name)
-    shifted = SampleBlock(t_ns=probe.t_ns + 10**12, acc=probe.acc, gyro=probe.gyro, mag=probe.mag)
-    carried: list[str] = []
-    for block in decoded.decode_all(decoded.encode(shifted)).blocks:
-        carried += [c for c in block.channels if c not in carried]
-    carried.sort(key=("acc", "gyro", "mag").index)
-    if not carried:
-        raise MonitorError(f"profile {decoder.profile.id!r}: its stream carries no IMU channels")
+    channels = stream_channels(decoder.profile, decoder.settings, decoder.stream.name)
     groups: dict[float, list[str]] = {}
-    for channel in carried:
+    for channel in channels:
         groups.setdefault(decoder.rate_hz(channel), []).append(channel)
     return list(groups.items())
 
@@ -190,7 +182,7 @@ def simulate(
     decoder = ProfileDecoder(profile, settings, stream)
     settings = decoder.settings
     plan = plan_motion(script, seed)
-    groups = _channel_groups(decoder, plan)
+    groups = _channel_groups(decoder)
 
     host_t0_ns = int(start_utc.timestamp()) * 1_000_000_000
     sensor_t0_ns = (
@@ -335,6 +327,7 @@ def write_recording(session: SimulatedSession, path: Path, *, overwrite: bool = 
                 session.profile.id,
                 profile_text(session.profile),
                 settings=session.settings,
+                profile_stream=session.stream,
                 device_name=f"Simulated {session.profile.name}",
                 device_address=SIMULATED_ADDRESS,
             )
