@@ -42,6 +42,15 @@ PRODUCED = {
     ),
     "metawear_cmd_acc_enable_sampling": ("metamotion_r", {}, "start"),
     "metawear_cmd_acc_subscribe": ("metamotion_r", {"packed": False}, "start"),
+    "polar_cmd_start_acc_h10_issue360": ("polar_h10", {}, "start"),
+    "polar_cmd_start_acc_verity_issue443": ("polar_verity_sense", {}, "start"),
+    "polar_cmd_stop_acc": ("polar_h10", {}, "stop"),
+    "movesense_cmd_subscribe_imu9_104": ("movesense", {"measurement": "IMU9"}, "start"),
+    "movesense_cmd_subscribe_acc_13": (
+        "movesense",
+        {"measurement": "Acc", "sample_rate_hz": 13},
+        "start",
+    ),
     "metawear_cmd_gyro_bmi160_odr200": (
         "metamotion_r",
         {"rate_hz": 200, "gyro_range_dps": 2000},
@@ -56,12 +65,14 @@ NOT_SENT = {
     "metawear_cmd_sf_config_ndof_16g_2000dps": "on-board sensor fusion is not used",
     "metawear_cmd_sf_enable_quaternion": "on-board sensor fusion is not used",
     "metawear_cmd_conn_params": "SDK test values; profiles send mbientlab's streaming advice",
+    "polar_cmd_get_acc_settings": "settings are chosen by the profile, not queried",
+    "polar_cmd_sdk_mode_on": "SDK mode is not used",
+    "polar_cmd_start_acc_h10_bleakheart_default": "derived; same settings in another order",
 }
 
 
 def test_every_command_vector_for_our_sensors_is_accounted_for() -> None:
-    ours = {k for k in VECTORS if k.startswith(("witmotion", "thingy52", "metawear"))}
-    assert ours == set(PRODUCED) | set(NOT_SENT)
+    assert set(VECTORS) == set(PRODUCED) | set(NOT_SENT)
 
 
 @pytest.mark.parametrize("vector_id", sorted(PRODUCED))
@@ -85,3 +96,26 @@ def test_metawear_streaming_connection_parameters_follow_the_vendor_advice() -> 
     for profile in ("metamotion_r", "metamotion_s"):
         steps = ProfileDecoder(get_profile(profile)).start_steps()
         assert bytes.fromhex(advice) in [s.data for s in steps]
+
+
+def _pmd_settings(command: bytes) -> set[bytes]:
+    """A PMD START command's [type, count 1, u16] settings, in any order."""
+    return {command[i : i + 4] for i in range(2, len(command), 4)}
+
+
+def test_h10_start_sends_the_bleakheart_settings_in_the_genuine_order() -> None:
+    vector = bytes.fromhex(VECTORS["polar_cmd_start_acc_h10_bleakheart_default"]["hex"])
+    decoder = ProfileDecoder(get_profile("polar_h10"), {"acc_range_g": 2})
+    (start,) = [s.data for s in decoder.start_steps() if s.action == "write"]
+    assert start[:2] == vector[:2]
+    assert _pmd_settings(start) == _pmd_settings(vector)
+
+
+@pytest.mark.parametrize("profile", ["polar_h10", "polar_verity_sense"])
+def test_pmd_profile_commands_agree_with_the_codec(profile: str) -> None:
+    for stream in get_profile(profile).streams:
+        decoder = ProfileDecoder(get_profile(profile), stream=stream.name)
+        writes = [s.data for s in decoder.start_steps() if s.action == "write"]
+        assert writes == decoder.codec.start_commands()  # type: ignore[attr-defined]
+        stops = [s.data for s in decoder.stop_steps() if s.action == "write"]
+        assert stops == decoder.codec.stop_commands()  # type: ignore[attr-defined]

@@ -45,6 +45,9 @@ class MetawearParams(CodecModel):
     notify_uuid: Uuid = Field(
         default="326a9006-85cb-9195-d9dd-464cfbbae75a", description="Notification characteristic."
     )
+    channels: list[Literal["acc", "gyro", "mag"]] = Field(
+        default=["acc", "gyro"], description="Sensors the stream starts (encode emits these)."
+    )
 
 
 class MetawearSettings(CodecModel):
@@ -192,7 +195,7 @@ class MetawearCodec(Codec):
         out: list[tuple[int, int, Notification]] = []
         for order, channel in enumerate(("acc", "gyro", "mag")):
             values = getattr(block, channel)
-            if values is None:
+            if values is None or channel not in params.channels:
                 continue
             single = signals[(channel, 1)]
             counts = quantize(values, "i16le", single.si_per_count(settings))
