@@ -86,6 +86,14 @@ def _floats(text: str, count: int, flag: str) -> tuple[float, ...]:
     return values
 
 
+def _disconnect(text: str) -> dict[str, float]:
+    at, _, duration = text.partition(":")
+    try:
+        return {"at_s": float(at), "duration_s": float(duration)}
+    except ValueError:
+        raise MonitorError(f"--disconnect {text!r}: expected AT:DURATION in seconds") from None
+
+
 def _variation(text: str) -> RepVariation:
     try:
         set_text, rep_text, assignments = text.split(":", 2)
@@ -128,16 +136,7 @@ def build_script(args: argparse.Namespace) -> MotionScript:
         if len(parts) > 1:
             link["drop_burst"] = _floats(parts[1], 1, "--drop")[0]
     if args.disconnect:
-        link["disconnects"] = [
-            dict(
-                zip(
-                    ("at_s", "duration_s"),
-                    _floats(d.replace(":", ","), 2, "--disconnect"),
-                    strict=True,
-                )
-            )
-            for d in args.disconnect
-        ]
+        link["disconnects"] = [_disconnect(text) for text in args.disconnect]
     dose = {
         "sets": args.sets,
         "reps": args.reps,
@@ -156,12 +155,7 @@ def build_script(args: argparse.Namespace) -> MotionScript:
             if variations:
                 segment["variations"] = variations
     data["segments"] = segments
-    try:
-        return MotionScript.model_validate(data)
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise MonitorError(f"simulate: {where}: {first['msg']}") from None
+    return MotionScript.parse(data, "simulate")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -36,6 +36,7 @@ from pydantic import (
     Tag,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from scipy.spatial.transform import Rotation
 
@@ -183,6 +184,16 @@ class RepsSegment(_Model):
     hold_wobble_deg: float = Field(0.4, ge=0, description="sway while holding (sd)")
     variations: list[RepVariation] = Field(default_factory=list)
 
+    @model_validator(mode="after")
+    def _variations_exist(self) -> RepsSegment:
+        for variation in self.variations:
+            if variation.set > self.sets or variation.rep > self.reps:
+                raise ValueError(
+                    f"variation of set {variation.set} rep {variation.rep}: the segment has "
+                    f"{self.sets} set(s) of {self.reps} rep(s)"
+                )
+        return self
+
 
 class IdleSegment(_Model):
     """Lying or standing still apart from small posture shifts (about any axis)."""
@@ -273,12 +284,20 @@ class MotionScript(_Model):
             data = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
         except (OSError, UnicodeDecodeError, ValueError) as error:
             raise InputFileError(f"{path}: cannot read motion script: {error}") from None
+        return cls.parse(data, str(path))
+
+    @classmethod
+    def parse(cls, data: object, source: str) -> MotionScript:
+        """Validate script data; the error is one line naming `source`, the field and why."""
         try:
             return cls.model_validate(data)
         except ValidationError as error:
             first = error.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-            raise InputFileError(f"{path}: {where}: {first['msg']}") from None
+            # Segment locations carry the union tag ("segments.0.reps.reps"): drop it.
+            loc = [p for i, p in enumerate(first["loc"]) if not (i == 2 and p in ("reps", "idle"))]
+            where = ".".join(str(p) for p in loc) or "(top level)"
+            message = first["msg"].removeprefix("Value error, ")
+            raise InputFileError(f"{source}: {where}: {message}") from None
 
     @property
     def kind(self) -> ExerciseKind:

@@ -178,3 +178,9 @@ def test_cli_refuses_to_overwrite_and_explains_bad_flags(
     assert "--mounting '1,2': expected 3" in capsys.readouterr().err
     assert main([*base, "--force", "--exercise", "moonwalk"], monkeypatch) == 2
     assert "unknown exercise" in capsys.readouterr().err
+    assert main([*base, "--force", "--vary", "1:4:rom=90"], monkeypatch) == 2
+    assert (
+        "variation of set 1 rep 4: the segment has 1 set(s) of 1 rep(s)" in capsys.readouterr().err
+    )
+    assert main([*base, "--force", "--disconnect", "10"], monkeypatch) == 2
+    assert "expected AT:DURATION" in capsys.readouterr().err
