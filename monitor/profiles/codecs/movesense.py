@@ -318,7 +318,10 @@ class MovesenseCodec(Codec):
             for i in np.flatnonzero(~whole_samples):
                 message = joined[message_start[i] : message_start[i] + lengths[i]]
                 self._bad(
-                    result, f"GSP DATA payload of {body[i]} bytes after the timestamp", message
+                    result,
+                    f"GSP DATA message with {body[i]} bytes after the timestamp, not whole "
+                    f"{self.settings.measurement} samples (a DATA_PART2 lost?)",
+                    message,
                 )
             joined = b"".join(
                 joined[message_start[i] : message_start[i] + lengths[i]]
