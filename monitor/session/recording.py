@@ -27,7 +27,7 @@ import struct
 import threading
 import time
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -415,10 +415,25 @@ class _Reader:
 
     def read(self) -> Recording:
         header, position = self._read_header()
-        pieces = list(self._read_chunks(position))
-        times = _concat([p[0] for p in pieces], np.int64)
-        channel = _concat([p[1] for p in pieces], np.uint16)
-        lengths = _concat([p[2] for p in pieces], np.int64)
+        pieces = [p for p in self._read_chunks(position) if p[2]]
+        u8 = np.frombuffer(self.buffer, dtype=np.uint8)
+
+        def column(offset_per_n: int, width: int, dtype: str) -> np.ndarray:
+            parts = [
+                u8[s + offset_per_n * n : s + offset_per_n * n + width * k] for s, n, k, _ in pieces
+            ]
+            return np.concatenate(parts).view(dtype) if parts else np.empty(0, dtype=dtype)
+
+        times = column(0, 8, "<i8")
+        channel = column(8, 2, "<u2")
+        lengths = column(10, 4, "<u4").astype(np.int64)
+        if pieces:
+            firsts = np.cumsum([0] + [k for _, _, k, _ in pieces[:-1]])
+            sums = np.add.reduceat(lengths, firsts)
+            wrong = np.flatnonzero(sums != [len(p[3]) for p in pieces])
+            if wrong.size:
+                where = pieces[int(wrong[0])][0]
+                raise self.fail(where, "chunk payload lengths do not add up (corrupt)")
         data = b"".join(p[3] for p in pieces)
         offsets = np.zeros(lengths.size + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
@@ -457,10 +472,11 @@ class _Reader:
             raise self.fail(_PREAMBLE.size, problem) from None
         return header, end
 
-    def _read_chunks(
-        self, position: int
-    ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, bytes]]:
+    def _read_chunks(self, position: int) -> Iterator[tuple[int, int, int, memoryview]]:
+        """Per chunk: where its index starts, its entry count, how many entries are whole,
+        and its payload bytes (of the whole entries)."""
         buffer = self.buffer
+        view = memoryview(buffer)
         size = len(buffer)
         while position < size:
             if size - position < _CHUNK.size:
@@ -469,7 +485,7 @@ class _Reader:
             magic, n, payload_bytes, index_crc, payload_crc, head_crc = _CHUNK.unpack_from(
                 buffer, position
             )
-            if magic != _CHUNK_MAGIC or head_crc != zlib.crc32(buffer[position : position + 20]):
+            if magic != _CHUNK_MAGIC or head_crc != zlib.crc32(view[position : position + 20]):
                 if not buffer[position:].strip(b"\0"):
                     self._torn(position, "the file ends in zero bytes (unfinished write)")
                     return
@@ -478,44 +494,31 @@ class _Reader:
             payload_start = index_start + n * _INDEX_BYTES_PER_ENTRY
             end = payload_start + payload_bytes
             if end > size:
-                yield from self._torn_chunk(position, n, payload_start, index_crc)
+                yield self._torn_chunk(position, n, payload_start, index_crc)
                 return
-            if zlib.crc32(buffer[index_start:payload_start]) != index_crc:
+            if zlib.crc32(view[index_start:payload_start]) != index_crc:
                 raise self.fail(index_start, "chunk index fails its checksum (corrupt)")
-            if zlib.crc32(buffer[payload_start:end]) != payload_crc:
+            if zlib.crc32(view[payload_start:end]) != payload_crc:
                 raise self.fail(payload_start, "chunk payload fails its checksum (corrupt)")
-            times, channel, lengths = self._index(index_start, n)
-            if int(lengths.sum()) != payload_bytes:
-                raise self.fail(index_start, "chunk payload lengths do not add up (corrupt)")
-            yield times, channel, lengths, buffer[payload_start:end]
+            yield index_start, n, n, view[payload_start:end]
             position = end
-
-    def _index(self, start: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        buffer = self.buffer
-        times = np.frombuffer(buffer, dtype="<i8", count=n, offset=start)
-        channel = np.frombuffer(buffer, dtype="<u2", count=n, offset=start + 8 * n)
-        lengths = np.frombuffer(buffer, dtype="<u4", count=n, offset=start + 10 * n)
-        return times, channel, lengths.astype(np.int64)
 
     def _torn_chunk(
         self, position: int, n: int, payload_start: int, index_crc: int
-    ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, bytes]]:
+    ) -> tuple[int, int, int, memoryview]:
         """The last chunk was cut off: keep the entries whose index and bytes are all there."""
         index_start = position + _CHUNK.size
         buffer = self.buffer
-        if (
-            payload_start > len(buffer)
-            or zlib.crc32(buffer[index_start:payload_start]) != index_crc
-        ):
+        index = memoryview(buffer)[index_start:payload_start]
+        if payload_start > len(buffer) or zlib.crc32(index) != index_crc:
             self._torn(position, f"the last chunk ({n} entries) is cut off inside its index")
-            return
-        times, channel, lengths = self._index(index_start, n)
-        ends = np.cumsum(lengths)
+            return index_start, n, 0, memoryview(b"")
+        lengths = np.frombuffer(buffer, dtype="<u4", count=n, offset=index_start + 10 * n)
+        ends = np.cumsum(lengths, dtype=np.int64)
         whole = int(np.searchsorted(ends, len(buffer) - payload_start, side="right"))
         self._torn(position, f"the last chunk is cut off: kept {whole} of its {n} entries")
-        if whole:
-            data = buffer[payload_start : payload_start + int(ends[whole - 1])]
-            yield times[:whole], channel[:whole], lengths[:whole], data
+        kept = int(ends[whole - 1]) if whole else 0
+        return index_start, n, whole, memoryview(buffer)[payload_start : payload_start + kept]
 
     def _torn(self, position: int, what: str) -> None:
         self.warnings.append(
@@ -555,14 +558,16 @@ class _Reader:
         notification_channel = channel[keep]
         if notification_channel.size and int(notification_channel.max()) >= len(channels):
             raise self.fail("index", "a notification refers to an undeclared channel (corrupt)")
-        if special.size:
-            starts = offsets[:-1][keep]
+        if special.size:  # cut the few special entries out of the payload bytes
+            bounds = [0, *[x for e in special.tolist() for x in (offsets[e], offsets[e + 1])]]
+            bounds.append(offsets[-1])
+            data = b"".join(
+                memoryview(data)[int(a) : int(b)]
+                for a, b in zip(bounds[::2], bounds[1::2], strict=True)
+            )
             lengths = np.diff(offsets)[keep]
-            kept_offsets = np.zeros(lengths.size + 1, dtype=np.int64)
-            np.cumsum(lengths, out=kept_offsets[1:])
-            source = np.frombuffer(data, dtype=np.uint8)
-            index = np.repeat(starts - kept_offsets[:-1], lengths) + np.arange(kept_offsets[-1])
-            data, offsets = source[index].tobytes(), kept_offsets
+            offsets = np.zeros(lengths.size + 1, dtype=np.int64)
+            np.cumsum(lengths, out=offsets[1:])
         return Recording(
             path=self.path,
             header=header,
@@ -591,9 +596,3 @@ def _event_from_json(record: dict[str, Any]) -> Event:
         stream=str(record.get("stream", "")),
         data=data,
     )
-
-
-def _concat(arrays: Sequence[np.ndarray], dtype: type) -> np.ndarray:
-    if not arrays:
-        return np.empty(0, dtype=dtype)
-    return np.concatenate(arrays).astype(dtype, copy=False)

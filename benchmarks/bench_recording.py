@@ -1,0 +1,94 @@
+"""Time to load and decode a 1-hour 100 Hz recording, per bundled profile (goal: < 0.3 s).
+
+Each recording is simulated (the profile's own encoder, link jitter, no losses) at the rate
+nearest 100 Hz the profile supports, and written as the live app writes it: one chunk per
+second of host time. Then: `read_recording` (load), `replay_all` (decode + align, bulk
+pieces), and the paced replay path at full speed (0.1 s pieces, what the screen uses).
+
+    python benchmarks/bench_recording.py [--minutes 60] [--profile ID ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from monitor.core import Event
+from monitor.profiles.loader import load_profiles
+from monitor.session.recording import RecordingHeader, RecordingWriter, StreamInfo, read_recording
+from monitor.sources.motion import MotionScript, RepsSegment
+from monitor.sources.replay import Replayer, replay_all
+from monitor.sources.simulate import profile_text, simulate
+
+
+def write_like_live(session, path: Path) -> None:
+    header = RecordingHeader(
+        exercise=session.script.exercise,
+        streams=[
+            StreamInfo.for_profile(
+                session.stream,
+                session.profile.id,
+                profile_text(session.profile),
+                settings=session.settings,
+            )
+        ],
+    )
+    with RecordingWriter(path, header, flush_interval_s=None, max_chunk_entries=1 << 20) as w:
+        second = None
+        for entry in session.entries():
+            t_ns = entry.t_ns if isinstance(entry, Event) else entry.host_t_ns
+            if second is not None and t_ns // 1_000_000_000 != second:
+                w.flush()
+            second = t_ns // 1_000_000_000
+            if isinstance(entry, Event):
+                w.write_event(entry, t_ns)
+            else:
+                w.write_notification(session.stream, entry.characteristic, entry.data, t_ns)
+
+
+def best_of(runs: int, action) -> tuple[float, object]:
+    best, result = float("inf"), None
+    for _ in range(runs):
+        started = time.perf_counter()
+        result = action()
+        best = min(best, time.perf_counter() - started)
+    return best, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=60.0)
+    parser.add_argument("--profile", action="append", help="profile id (default: all bundled)")
+    parser.add_argument("--runs", type=int, default=3, help="best of N timings")
+    args = parser.parse_args()
+    profiles = args.profile or sorted(load_profiles(include_user=False))
+    script = MotionScript(rate_hz=100, lead_in_s=args.minutes * 60, segments=[RepsSegment(reps=2)])
+    print(
+        f"{'profile':26} {'notif.':>8} {'MB':>6} {'chunks':>6} {'samples':>8} "
+        f"{'load s':>7} {'decode s':>8} {'total s':>7} {'Msamples/s':>10} {'paced s':>7}"
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        for profile_id in profiles:
+            session = simulate(script, profile_id, seed=1)
+            path = Path(folder) / f"{profile_id}.mrec"
+            write_like_live(session, path)
+            load_s, recording = best_of(args.runs, lambda p=path: read_recording(p))
+            decode_s, result = best_of(args.runs, lambda r=recording: replay_all(r))
+            samples = sum(len(b) for b in result.samples.values())
+            chunks = int(recording.host_t_ns[-1] - recording.host_t_ns[0]) // 10**9 + 1
+            started = time.perf_counter()
+            for _ in Replayer(recording).steps():
+                pass
+            paced_s = time.perf_counter() - started
+            total = load_s + decode_s
+            print(
+                f"{profile_id:26} {len(recording):8d} {path.stat().st_size / 1e6:6.1f} "
+                f"{chunks:6d} {samples:8d} {load_s:7.3f} {decode_s:8.3f} {total:7.3f} "
+                f"{samples / decode_s / 1e6:10.1f} {paced_s:7.2f}"
+            )
+
+
+if __name__ == "__main__":
+    main()
