@@ -407,3 +407,8 @@ def test_any_batching_of_a_recording_decodes_the_same(cuts, seed) -> None:
     for name in whole:
         np.testing.assert_array_equal(whole[name].t_ns, split[name].t_ns)
         np.testing.assert_array_equal(getattr(whole[name], name), getattr(split[name], name))
+
+
+def test_encode_refuses_times_before_the_sensor_epoch() -> None:
+    with pytest.raises(ValueError, match="2000-01-01"):
+        PmdCodec(PmdParams(), PmdSettings()).encode(SampleBlock(t_ns=[-5, 0], acc=np.zeros((2, 3))))

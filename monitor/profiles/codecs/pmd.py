@@ -487,6 +487,8 @@ class PmdCodec(Codec):
 
         Each notification's host_t_ns is the frame's last sample time (when it is complete).
         """
+        if len(block) and int(block.t_ns.min()) < 0:
+            raise ValueError("PMD times are ns since 2000-01-01 on the sensor clock, not negative")
         frames: list[tuple[int, int, bytes]] = []
         for order, measurement in enumerate(self.params.measurements):
             values = getattr(block, measurement)
