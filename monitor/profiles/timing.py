@@ -25,8 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
+from scipy.ndimage import minimum_filter1d
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +85,9 @@ class HostClock:
         padded = np.concatenate(
             (np.full(self.window - 1 - self._history.shape[0], np.inf), self._history, lag)
         )
-        floor = sliding_window_view(padded, self.window).min(axis=1)
+        # Trailing-window minimum: floor[j] = min(lag[j - window + 1 .. j]).
+        floor = minimum_filter1d(padded, self.window, origin=(self.window - 1) // 2)
+        floor = floor[self.window - 1 :]
         previous_floor = np.concatenate(([self._last_floor], floor[:-1]))
         if self._last_t is None:
             previous_floor[0] = floor[0]

@@ -132,7 +132,10 @@ class WitmotionCodec(Codec):
         if not starts.size:
             return result
 
-        packets = buffer[starts[:, None] + np.arange(PACKET_SIZE)]
+        if starts.shape[0] * PACKET_SIZE == end:  # contiguous from the start: a plain reshape
+            packets = buffer[:end].reshape(-1, PACKET_SIZE)
+        else:
+            packets = buffer[starts[:, None] + np.arange(PACKET_SIZE)]
         rows = np.searchsorted(notification_end, starts + PACKET_SIZE - 1, side="right")
         t_ns = arrival_of[rows]
         values = packets[:, 2:].copy().view("<i2").astype(np.float64)
