@@ -325,34 +325,54 @@ def time_axis(ax: Axes, duration_s: float) -> None:
 def _peak_and_hold(rep: Rep, t: np.ndarray, angle: np.ndarray) -> tuple[float, tuple[float, float]]:
     """Where in the trace a rep peaked, and the end-range stretch its hold lies in.
 
-    The end range is the run of samples around the peak within max(5°, 15%) of the peak angle.
+    The end range is the run of samples around the peak within max(5°, 15%) of the peak angle;
+    a rep to the negative side (alternating exercises) peaks at its most negative angle.
     """
     window = np.flatnonzero((t >= rep.start_s) & (t <= rep.end_s))
     if window.size == 0:
         middle = (rep.start_s + rep.end_s) / 2
         return middle, (middle, middle)
-    peak = window[np.argmax(angle[window])]
-    threshold = angle[peak] - max(5.0, 0.15 * abs(angle[peak]))
-    below = window[angle[window] < threshold]
+    signed = angle * (-1.0 if rep.peak_angle_deg < 0 else 1.0)
+    peak = window[np.argmax(signed[window])]
+    threshold = signed[peak] - max(5.0, 0.15 * abs(signed[peak]))
+    below = window[signed[window] < threshold]
     first = below[below < peak].max() + 1 if (below < peak).any() else window[0]
     last = below[below > peak].min() - 1 if (below > peak).any() else window[-1]
     return float(t[peak]), (float(t[first]), float(t[last]))
 
 
-def _zone(ax: Axes, ex: ExerciseSummary, top: float, label_once: set[str]) -> None:
+def _sides(ex: ExerciseSummary) -> tuple[float, ...]:
+    """Signs of the directions an exercise's reps went: (1,), or (1, -1) when alternating."""
+    return (1.0, -1.0) if any(rep.peak_angle_deg < 0 for rep in ex.reps) else (1.0,)
+
+
+def _zone(ax: Axes, ex: ExerciseSummary, span: list[float], top: float, labelled: set[str]):
+    """Target zone (target to limit) and limit line over `span`, mirrored for both sides."""
     p = ex.prescription
     if p is None:
         return
-    span = [ex.start_s, ex.end_s]
-    if p.target_deg is not None:
-        upper = p.limit_deg if p.limit_deg is not None else top
-        label = "target zone" if "zone" not in label_once else None
-        ax.fill_between(span, p.target_deg, upper, color=GREEN, alpha=0.15, lw=0, label=label)
-        label_once.add("zone")
-    if p.limit_deg is not None:
-        label = "limit" if "limit" not in label_once else None
-        ax.plot(span, [p.limit_deg] * 2, color=RED, lw=1.4, ls="--", label=label)
-        label_once.add("limit")
+    for sign in _sides(ex):
+        if p.target_deg is not None:
+            upper = p.limit_deg if p.limit_deg is not None else top
+            label = None if "zone" in labelled else "target zone"
+            ax.fill_between(span, sign * p.target_deg, sign * upper, color=GREEN, alpha=0.15,
+                            lw=0, label=label)  # fmt: skip
+            labelled.add("zone")
+        if p.limit_deg is not None:
+            label = None if "limit" in labelled else "limit"
+            ax.plot(span, [sign * p.limit_deg] * 2, color=RED, lw=1.4, ls="--", label=label)
+            labelled.add("limit")
+
+
+def _extent(summary: SessionSummary, values: np.ndarray) -> tuple[float, float]:
+    """Y range covering the values, rep peaks and the limits drawn, with some headroom."""
+    ends = [*values.tolist(), 10.0, 0.0]
+    for ex in summary.exercises:
+        ends += [rep.peak_angle_deg for rep in ex.reps]
+        limit = ex.prescription.limit_deg if ex.prescription else None
+        if limit is not None:
+            ends += [sign * limit for sign in _sides(ex)]
+    return min(ends) * 1.12, max(ends) * 1.12
 
 
 def angle_chart(summary: SessionSummary) -> str | None:
@@ -364,8 +384,7 @@ def angle_chart(summary: SessionSummary) -> str | None:
     with chart_style():
         fig = new_figure(3.6)
         ax = fig.add_subplot()
-        peaks = [rep.peak_angle_deg for ex in summary.exercises for rep in ex.reps]
-        top = max([*peaks, float(angle.max()), 10.0]) * 1.12
+        bottom, top = _extent(summary, angle)
         labelled: set[str] = set()
         for gap in summary.gaps:
             label = "data gap" if "gap" not in labelled else None
@@ -373,7 +392,7 @@ def angle_chart(summary: SessionSummary) -> str | None:
                        label=label)  # fmt: skip
             labelled.add("gap")
         for ex in summary.exercises:
-            _zone(ax, ex, top, labelled)
+            _zone(ax, ex, [ex.start_s, ex.end_s], top, labelled)
         # Break the line across gaps instead of drawing a straight segment over them.
         resume = np.searchsorted(t, [g.start_s + g.duration_s for g in summary.gaps])
         resume = resume[(resume > 0) & (resume < len(t))]
@@ -400,7 +419,7 @@ def angle_chart(summary: SessionSummary) -> str | None:
             ax.plot([w.t_s], [top * 0.97], "o", color=colour, ms=4)
             labelled.add(w.kind)
         time_axis(ax, summary.session.duration_s)
-        ax.set_ylim(min(0.0, float(angle.min()) * 1.1), top)
+        ax.set_ylim(bottom, top)
         ax.set_ylabel("angle from neutral (°)")
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
         return svg(fig, "angle")
@@ -426,15 +445,16 @@ def peaks_chart(summary: SessionSummary) -> str | None:
             if count == 0:
                 continue
             span = [first - 0.45, first + count - 0.55]
-            p = ex.prescription
-            if p and p.target_deg is not None:
-                ax.plot(span, [p.target_deg] * 2, color=GREEN, lw=1.6,
-                        label=None if "target" in labelled else "target")  # fmt: skip
-                labelled.add("target")
-            if p and p.limit_deg is not None:
-                ax.plot(span, [p.limit_deg] * 2, color=RED, lw=1.4, ls="--",
-                        label=None if "limit" in labelled else "limit")  # fmt: skip
-                labelled.add("limit")
+            p = ex.prescription or Prescription()
+            for sign in _sides(ex):
+                if p.target_deg is not None:
+                    ax.plot(span, [sign * p.target_deg] * 2, color=GREEN, lw=1.6,
+                            label=None if "target" in labelled else "target")  # fmt: skip
+                    labelled.add("target")
+                if p.limit_deg is not None:
+                    ax.plot(span, [sign * p.limit_deg] * 2, color=RED, lw=1.4, ls="--",
+                            label=None if "limit" in labelled else "limit")  # fmt: skip
+                    labelled.add("limit")
             ax.annotate(ex.name, (first - 0.4, 1.0), xycoords=("data", "axes fraction"),
                         va="bottom", fontsize=8)  # fmt: skip
             first += count

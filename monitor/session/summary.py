@@ -160,8 +160,8 @@ class ExerciseSummary(_Model):
 
     @property
     def peak_angle_deg(self) -> float | None:
-        """Range of motion reached: the largest peak over all reps."""
-        return max((rep.peak_angle_deg for rep in self.reps), default=None)
+        """Range of motion reached: the largest peak over all reps, to either side."""
+        return max((abs(rep.peak_angle_deg) for rep in self.reps), default=None)
 
 
 class WarningEntry(_Model):

@@ -19,13 +19,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 import pytest
 
 from monitor.errors import MonitorError
-from monitor.session.export import CSV_COLUMNS, FORMATS, export, render
+from monitor.session.export import CSV_COLUMNS, FORMATS, _peak_and_hold, export, render
 from monitor.session.history import open_history
 from monitor.session.report import therapist_report
-from monitor.session.summary import ProgramRef, adherence, load_summary
+from monitor.session.summary import ProgramRef, Rep, adherence, load_summary
 
 GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden"
 SAMPLE = GOLDEN / "session.json"
@@ -148,3 +149,11 @@ def test_export_writes_private_files_and_refuses_to_overwrite(sample, tmp_path):
     assert out.read_text(encoding="utf-8").startswith("exercise_id,")
     with pytest.raises(MonitorError, match="unknown export format 'pdf'"):
         render(sample, "pdf")
+
+
+def test_reps_to_the_negative_side_peak_at_their_most_negative_angle():
+    t = np.arange(0, 20, 0.1)
+    angle = np.where((t > 2) & (t < 8), 40.0, 0.0) + np.where((t > 12) & (t < 18), -42.0, 0.0)
+    left = Rep(index=2, start_s=10, end_s=20, peak_angle_deg=-42, hold_s=5, peak_speed_dps=30)
+    peak_t, (hold_from, hold_to) = _peak_and_hold(left, t, angle)
+    assert 12 < peak_t < 18 and hold_from == pytest.approx(12.1) and hold_to == pytest.approx(17.9)
