@@ -22,6 +22,15 @@ from monitor.tui.track import ProgramTrack
 PLOT_STEP_S = 0.1  # the pipeline is fed in pieces this long so the plot gets 10 points/s
 RATE_WINDOW_S = 2.0  # received rate over the last seconds of sensor time
 TRACE_STEP_S = 0.1  # the summary's angle trace keeps one point per this many seconds
+SHOWN_GAP_S = 0.5  # data gaps at least this long get a line in the warnings panel
+_LISTED_EVENTS = {
+    EventKind.CONNECT,
+    EventKind.DISCONNECT,
+    EventKind.RECONNECT,
+    EventKind.CLOCK_RESET,
+    EventKind.MARKER,
+    EventKind.CALIBRATION,
+}
 
 
 class Restart:
@@ -184,9 +193,8 @@ class PipelineFeed:
                 self._state = LinkState.RECONNECTING
             case EventKind.CONNECT | EventKind.RECONNECT:
                 self._state = LinkState.STREAMING
-        if event.kind in (EventKind.CONTROL, EventKind.LINK_QUALITY, EventKind.BATTERY):
-            return FeedUpdate(t_s=self._now_s(), status=self.status())
-        return FeedUpdate(t_s=self._now_s(), events=(event,), status=self.status())
+        shown = (event,) if _worth_a_line(event) else ()
+        return FeedUpdate(t_s=self._now_s(), events=shown, status=self.status())
 
     def _samples(self, block: SampleBlock) -> FeedUpdate | None:
         if len(block) == 0:
@@ -221,6 +229,16 @@ class PipelineFeed:
             samples=len(block),
             status=self.status(),
         )
+
+
+def _worth_a_line(event: Event) -> bool:
+    """Events the warnings panel lists: link losses, long gaps, the user's own marks. Short gaps
+    from packet loss only feed the status line's loss figure."""
+    if event.kind is EventKind.GAP:
+        data = event.data
+        seconds = data.get("duration_s", data.get("duration_ns", 0) / 1e9)
+        return float(seconds) >= SHOWN_GAP_S
+    return event.kind in _LISTED_EVENTS
 
 
 def _pieces(block: SampleBlock, step_s: float) -> list[SampleBlock]:
