@@ -80,7 +80,7 @@ MIGRATIONS: tuple[str, ...] = (
             e.value ->> '$.adherence.sets_done', e.value ->> '$.adherence.sets_prescribed',
             e.value ->> '$.adherence.reps_done', e.value ->> '$.adherence.reps_prescribed',
             e.value ->> '$.adherence.holds_done', e.value ->> '$.adherence.hold_s_prescribed',
-            (SELECT max(r.value ->> '$.peak_angle_deg')
+            (SELECT max(abs(r.value ->> '$.peak_angle_deg'))
                 FROM json_each(e.value, '$.sets') AS st, json_each(st.value, '$.reps') AS r)
         FROM sessions AS s, json_each(s.summary_json, '$.exercises') AS e;
     INSERT INTO warnings

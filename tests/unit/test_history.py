@@ -74,6 +74,11 @@ def test_permissions_hold_under_a_permissive_umask(sample, tmp_path):
 
 def test_migrating_a_version_1_database_backfills_the_trend_tables(sample, tmp_path):
     """A database made by the v1 schema upgrades to the same rows a fresh one records."""
+    tilt = sample.exercises[1]
+    first_set = tilt.sets[0]
+    reps = (first_set.reps[0].model_copy(update={"peak_angle_deg": -30.0}), *first_set.reps[1:])
+    tilt = tilt.model_copy(update={"sets": (first_set.model_copy(update={"reps": reps}),)})
+    sample = sample.model_copy(update={"exercises": (sample.exercises[0], tilt)})
     old_path = tmp_path / "old.sqlite3"
     with sqlite3.connect(old_path) as conn:
         conn.executescript(MIGRATIONS[0] + "PRAGMA user_version = 1;")
@@ -104,6 +109,7 @@ def test_migrating_a_version_1_database_backfills_the_trend_tables(sample, tmp_p
         "pelvic_tilt",
     ]
     assert upgraded[0].exercises[0].peak_angle_deg == 98.4
+    assert upgraded[0].exercises[1].peak_angle_deg == 30.0  # to either side
     assert len(upgraded[0].warning_kinds) == len(sample.warnings)
 
 
