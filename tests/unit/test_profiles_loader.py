@@ -120,3 +120,15 @@ def test_bundled_profiles_are_valid_toml_with_sources() -> None:
     for path in profile_files(include_user=False):
         data = tomllib.loads(path.read_text())
         assert data["sources"], f"{path.name} cites no source"
+
+
+def test_every_codec_and_its_settings_are_documented() -> None:
+    from monitor.profiles.codecs import CODECS
+
+    docs = Path(__file__).parent.parent.parent / "docs"
+    profiles_doc = (docs / "profiles.md").read_text()
+    for name in CODECS:
+        assert f"`{name}`" in profiles_doc, f"codec {name} is not documented"
+    for name in ("struct", "witmotion", "metawear"):  # pmd, movesense: codecs-pmd-movesense.md
+        for setting in CODECS[name].Settings.model_fields:
+            assert f"`{setting}`" in profiles_doc, f"setting {setting} of {name} is undocumented"
