@@ -15,6 +15,7 @@ from monitor.session.history import Overview, StoredSession, open_history, overv
 
 SPARK = "▁▂▃▄▅▆▇█"
 RECENT_SESSIONS = 15
+RECENT_WEEKS = 8  # rows of the weekly table; older weeks show as a sparkline
 
 
 def parse_date(text: str) -> date:
@@ -65,10 +66,14 @@ def render(view: Overview, sessions: Sequence[StoredSession], console: Console) 
         f"(longest {streaks.longest_days}), {streaks.current_weeks_met} weeks meeting the program."
     )
 
+    shown = view.weeks[-RECENT_WEEKS:]
+    if len(view.weeks) > len(shown):
+        every_week = sparkline([w.sessions for w in view.weeks])
+        console.print(f"Sessions per week since {view.weeks[0].week_start}: {every_week}")
     weeks = Table(title="Sessions per week", title_justify="left")
     for column in ("Week of", "Sessions", "Prescribed", "Met"):
         weeks.add_column(column)
-    for week in view.weeks:
+    for week in shown:
         met = (
             "-" if week.met is None else "yes" if week.met else "not yet" if week.running else "no"
         )

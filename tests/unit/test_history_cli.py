@@ -86,3 +86,12 @@ def test_report_writes_a_private_self_contained_page(tmp_path, capsys):
     assert main(["report", "-o", str(out)]) == 2  # exists: refused without --force
     assert "already exists; use --force" in capsys.readouterr().err
     assert main(["report", "-o", str(out), "--force"]) == 0
+
+
+def test_long_histories_show_recent_weeks_and_a_sparkline_of_all(capsys):
+    record_days_ago([120, 60, 1])
+    assert main(["history"]) == 0
+    out = capsys.readouterr().out
+    assert "Sessions per week since " in out
+    week_rows = [line for line in out.splitlines() if line.startswith("│ 20")]
+    assert len(week_rows) == 8  # the eight most recent weeks of eighteen
