@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import numpy as np
-
 from monitor.core import Event, EventKind, Notification, NotificationBatch, SampleBlock
 from monitor.profiles.codecs import CODECS, Codec, DecodeResult
 from monitor.profiles.loader import codec_params, codec_settings
@@ -178,11 +176,3 @@ class ProfileDecoder:
                 t_ns=block.t_ns, stream=block.stream, extra=block.extra, **sensor_axes
             )
         return self.codec.encode(block)
-
-
-def merged_samples(result: DecodeResult) -> SampleBlock:
-    """All blocks of a result carrying the same channels as the first, joined in time order."""
-    if not result.blocks:
-        return SampleBlock(t_ns=np.empty(0, dtype=np.int64))
-    channels = result.blocks[0].channels
-    return SampleBlock.concat([b for b in result.blocks if b.channels == channels])

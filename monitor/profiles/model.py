@@ -22,7 +22,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from monitor.profiles.errors import CommandRefusedError
+from monitor.profiles.errors import CommandRefusedError, ProfileError
 
 SIG_BASE_SUFFIX = "-0000-1000-8000-00805f9b34fb"
 CHANNELS = ("acc", "gyro", "mag")
@@ -499,8 +499,6 @@ class Profile(StrictModel):
         for stream in self.streams:
             if stream.name == name:
                 return stream
-        from monitor.profiles.errors import ProfileError
-
         raise ProfileError(
             f"profile {self.id!r} has no stream {name!r} "
             f"(streams: {', '.join(s.name for s in self.streams)})"
