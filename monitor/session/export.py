@@ -346,6 +346,14 @@ def _sides(ex: ExerciseSummary) -> tuple[float, ...]:
     return (1.0, -1.0) if any(rep.peak_angle_deg < 0 for rep in ex.reps) else (1.0,)
 
 
+def _once(labelled: set[str], text: str) -> str | None:
+    """A legend label the first time `text` is drawn on a chart, None after."""
+    if text in labelled:
+        return None
+    labelled.add(text)
+    return text
+
+
 def _zone(ax: Axes, ex: ExerciseSummary, span: list[float], top: float, labelled: set[str]):
     """Target zone (target to limit) and limit line over `span`, mirrored for both sides."""
     p = ex.prescription
@@ -354,14 +362,11 @@ def _zone(ax: Axes, ex: ExerciseSummary, span: list[float], top: float, labelled
     for sign in _sides(ex):
         if p.target_deg is not None:
             upper = p.limit_deg if p.limit_deg is not None else top
-            label = None if "zone" in labelled else "target zone"
             ax.fill_between(span, sign * p.target_deg, sign * upper, color=GREEN, alpha=0.15,
-                            lw=0, label=label)  # fmt: skip
-            labelled.add("zone")
+                            lw=0, label=_once(labelled, "target zone"))  # fmt: skip
         if p.limit_deg is not None:
-            label = None if "limit" in labelled else "limit"
-            ax.plot(span, [sign * p.limit_deg] * 2, color=RED, lw=1.4, ls="--", label=label)
-            labelled.add("limit")
+            ax.plot(span, [sign * p.limit_deg] * 2, color=RED, lw=1.4, ls="--",
+                    label=_once(labelled, "limit"))  # fmt: skip
 
 
 def _extent(summary: SessionSummary, values: np.ndarray) -> tuple[float, float]:
@@ -387,10 +392,8 @@ def angle_chart(summary: SessionSummary) -> str | None:
         bottom, top = _extent(summary, angle)
         labelled: set[str] = set()
         for gap in summary.gaps:
-            label = "data gap" if "gap" not in labelled else None
             ax.axvspan(gap.start_s, gap.start_s + gap.duration_s, color=GREY, alpha=0.35, lw=0,
-                       label=label)  # fmt: skip
-            labelled.add("gap")
+                       label=_once(labelled, "data gap"))  # fmt: skip
         for ex in summary.exercises:
             _zone(ax, ex, [ex.start_s, ex.end_s], top, labelled)
         # Break the line across gaps instead of drawing a straight segment over them.
@@ -404,20 +407,18 @@ def angle_chart(summary: SessionSummary) -> str | None:
                 colour = RED if rep.flags else BLUE
                 if rep.hold_s > 0:
                     end = min(hold_from + rep.hold_s, hold_to)
-                    label = "hold" if "hold" not in labelled else None
                     ax.plot([hold_from, end], [rep.peak_angle_deg] * 2, color=ORANGE, lw=4,
-                            alpha=0.8, solid_capstyle="butt", label=label)  # fmt: skip
-                    labelled.add("hold")
-                label = "rep peak" if "rep" not in labelled else None
-                ax.plot([peak_t], [rep.peak_angle_deg], "v", color=colour, ms=5, label=label)
-                labelled.add("rep")
+                            alpha=0.8, solid_capstyle="butt",
+                            label=_once(labelled, "hold"))  # fmt: skip
+                ax.plot([peak_t], [rep.peak_angle_deg], "v", color=colour, ms=5,
+                        label=_once(labelled, "rep peak"))  # fmt: skip
         kinds = sorted({w.kind for w in summary.warnings})
         for w in summary.warnings:
             colour = WARNING_COLOURS[kinds.index(w.kind) % len(WARNING_COLOURS)]
-            label = f"warning: {w.kind}" if w.kind not in labelled else None
-            ax.axvline(w.t_s, color=colour, lw=1.0, ls=":", label=label)
+            ax.axvline(
+                w.t_s, color=colour, lw=1.0, ls=":", label=_once(labelled, f"warning: {w.kind}")
+            )
             ax.plot([w.t_s], [top * 0.97], "o", color=colour, ms=4)
-            labelled.add(w.kind)
         time_axis(ax, summary.session.duration_s)
         ax.set_ylim(bottom, top)
         ax.set_ylabel("angle from neutral (°)")
@@ -449,12 +450,10 @@ def peaks_chart(summary: SessionSummary) -> str | None:
             for sign in _sides(ex):
                 if p.target_deg is not None:
                     ax.plot(span, [sign * p.target_deg] * 2, color=GREEN, lw=1.6,
-                            label=None if "target" in labelled else "target")  # fmt: skip
-                    labelled.add("target")
+                            label=_once(labelled, "target"))  # fmt: skip
                 if p.limit_deg is not None:
                     ax.plot(span, [sign * p.limit_deg] * 2, color=RED, lw=1.4, ls="--",
-                            label=None if "limit" in labelled else "limit")  # fmt: skip
-                    labelled.add("limit")
+                            label=_once(labelled, "limit"))  # fmt: skip
             ax.annotate(ex.name, (first - 0.4, 1.0), xycoords=("data", "axes fraction"),
                         va="bottom", fontsize=8)  # fmt: skip
             first += count
