@@ -172,7 +172,7 @@ class ChannelAligner:
         values, problems = self._interpolate(t[:ready], final)
         valid = problems.reason < 0
         if valid.any():
-            keep = np.flatnonzero(valid)
+            keep = slice(None) if valid.all() else valid
             out.append(
                 SampleBlock(
                     t_ns=t[:ready][keep],
@@ -205,32 +205,49 @@ class ChannelAligner:
         values = {}
         for index, channel in enumerate(self.channels):
             given = self._given[channel][:n]
-            filled = self._values[channel][:n].copy()
-            values[channel] = filled
+            stored = self._values[channel][:n]
             if given.all():
+                values[channel] = stored
                 continue
-            sec_t, sec_values = self._sec_t[channel], self._sec_values[channel]
-            why = np.full(n, _TRAILING if final else _STALLED, dtype=np.int64)
-            span = np.zeros(n, dtype=np.int64)
-            if sec_t.size:
-                left = np.searchsorted(sec_t, t, side="right") - 1
-                right = np.minimum(left + 1, sec_t.size - 1)
-                left = np.maximum(left, 0)
-                span = sec_t[right] - sec_t[left]
-                exact = sec_t[left] == t
-                inside = (t > sec_t[left]) & (t < sec_t[right])
-                why = np.where(t < sec_t[0], _LEADING, why)
-                why = np.where(inside, np.where(span > self.max_bridge_ns, _INTERIOR, -1), why)
-                why[exact] = -1
-                weight = np.where(inside, (t - sec_t[left]) / np.maximum(span, 1), 0.0)
-                a, b = sec_values[left], sec_values[right]
-                ok = ~given & (why < 0)
-                filled[ok] = (a + weight[:, None] * (b - a))[ok]
-            first = ~given & (why >= 0) & (problems.reason < 0)
+            need = ~given
+            filled = values[channel] = stored.copy()
+            why, span = self._coverage(channel, t, final)
+            ok = need & (why < 0)
+            if ok.any():
+                sec_t, sec_values = self._sec_t[channel], self._sec_values[channel]
+                # exact in float64: offsets from the first sample are integers below 2**53
+                x = (sec_t - sec_t[0]).astype(np.float64)
+                at = (t[ok] - sec_t[0]).astype(np.float64)
+                for axis in range(3):
+                    filled[ok, axis] = np.interp(at, x, sec_values[:, axis])
+            first = need & (why >= 0) & (problems.reason < 0)
             problems.reason[first] = why[first]
             problems.channel[first] = index
             problems.span_ns[first] = span[first]
         return values, problems
+
+    def _coverage(
+        self, channel: str, t: NDArray[np.int64], final: bool
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """Per time: -1 if `channel` can be interpolated there, else why not; the gap spans."""
+        sec_t = self._sec_t[channel]
+        why = np.full(t.size, -1, dtype=np.int64)
+        span = np.zeros(t.size, dtype=np.int64)
+        if sec_t.size == 0:
+            why[:] = _TRAILING if final else _STALLED
+            return why, span
+        why[t < sec_t[0]] = _LEADING
+        why[t > sec_t[-1]] = _TRAILING if final else _STALLED
+        gaps = np.flatnonzero(np.diff(sec_t) > self.max_bridge_ns)
+        if gaps.size:
+            starts = np.searchsorted(t, sec_t[gaps], side="right")
+            stops = np.searchsorted(t, sec_t[gaps + 1], side="left")
+            for gap, start, stop in zip(
+                gaps.tolist(), starts.tolist(), stops.tolist(), strict=True
+            ):
+                why[start:stop] = _INTERIOR
+                span[start:stop] = sec_t[gap + 1] - sec_t[gap]
+        return why, span
 
     def _report(self, t: NDArray[np.int64], problems: _Problems, events: list[Event]) -> None:
         """One GAP event per run of dropped samples (a run continuing across calls: one)."""

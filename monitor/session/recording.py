@@ -381,7 +381,11 @@ class Recording:
             data = self.data[self.offsets[first] : self.offsets[last + 1]]
         else:
             source = np.frombuffer(self.data, dtype=np.uint8)
-            index = np.repeat(starts - offsets[:-1], lengths) + np.arange(offsets[-1])
+            size = int(lengths[0])
+            if (lengths == size).all():  # fixed-size payloads (most sensors): a 2-D gather
+                index = starts[:, None] + np.arange(size)
+            else:
+                index = np.repeat(starts - offsets[:-1], lengths) + np.arange(offsets[-1])
             data = source[index].tobytes()
         return NotificationBatch(
             characteristic=characteristic,

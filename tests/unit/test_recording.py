@@ -266,7 +266,7 @@ def test_sigkilled_writer_leaves_a_readable_recording(tmp_path: Path) -> None:
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         from test_recording import make_header, ACC
         from monitor.session.recording import RecordingWriter
-        writer = RecordingWriter({str(path)!r}, make_header(), flush_interval_s=0.25)
+        writer = RecordingWriter({str(path)!r}, make_header(), flush_interval_s=0.1)
         print("ready", flush=True)
         while True:
             writer.write_notification("back", ACC, b"0123456789abcdef", time.time_ns())
