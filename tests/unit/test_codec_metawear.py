@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from monitor.core import GRAVITY, EventKind, NotificationBatch, SampleBlock
@@ -70,7 +70,7 @@ def test_wrong_lengths_are_bad_packets_and_other_registers_are_ignored() -> None
 int16 = st.integers(-32768, 32767)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.sampled_from(["metamotion_r", "metamotion_s"]),
     st.lists(st.lists(int16, min_size=6, max_size=6), min_size=1, max_size=20),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from monitor.core import GRAVITY, EventKind, NotificationBatch
@@ -56,7 +56,7 @@ def test_arduino_float_characteristics_decode_separately() -> None:
     np.testing.assert_allclose(gyro.blocks[0].gyro, [[np.pi, 0.0, -np.pi / 2]])
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.binary(min_size=18, max_size=18), min_size=1, max_size=20))
 def test_thingy_bytes_round_trip_exactly(payloads: list[bytes]) -> None:
     times = 1_000_000_000 + np.arange(len(payloads)) * 20_000_000
@@ -70,7 +70,7 @@ def test_thingy_bytes_round_trip_exactly(payloads: list[bytes]) -> None:
 finite_f32 = st.floats(width=32, allow_nan=False, allow_infinity=False)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(finite_f32, finite_f32, finite_f32), min_size=1, max_size=20))
 def test_arduino_float_values_round_trip_exactly(triples: list[tuple[float, float, float]]) -> None:
     decoder = ProfileDecoder(get_profile("arduino_nano33_ble_sense"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from monitor.core import EventKind, NotificationBatch, SampleBlock
@@ -79,7 +79,7 @@ def test_magnetometer_register_reply_is_decoded_with_the_configured_scale() -> N
 int16 = st.integers(-32768, 32767)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(st.lists(int16, min_size=9, max_size=9), min_size=1, max_size=30),
     st.sampled_from([20, 40, 80, 33, 7]),

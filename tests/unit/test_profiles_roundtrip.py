@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from monitor.core import GRAVITY, SampleBlock
@@ -53,7 +53,7 @@ def decode(
 
 
 @pytest.mark.parametrize(("profile_id", "stream"), STREAMS)
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(n=st.integers(1, 80), seed=st.integers(0, 2**32 - 1))
 def test_round_trip_is_exact(profile_id: str, stream: str, n: int, seed: int) -> None:
     profile = load_profiles(include_user=False)[profile_id]
