@@ -9,6 +9,7 @@ import pytest
 
 from monitor import cli
 from monitor.core import EventKind, SampleBlock
+from monitor.profiles.decoder import ProfileDecoder
 from monitor.profiles.loader import load_profiles
 from monitor.session.recording import read_recording
 from monitor.sources.motion import Disconnect, Link, MotionScript, Noise, RepsSegment
@@ -23,6 +24,12 @@ def main(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> int:
 
 
 PROFILES = sorted(load_profiles(include_user=False))
+
+
+def simulate_decoder_host_clock(profile_id: str) -> bool:
+    return ProfileDecoder(load_profiles(include_user=False)[profile_id]).host_clock
+
+
 QUIET = Noise(acc_mps2=0, gyro_rads=0, mag_ut=0, gyro_bias_dps=(0, 0, 0))
 SHORT = [RepsSegment(reps=2, hold_s=1, rest_s=1)]
 # Half a count of the coarsest bundled scale: Polar H10 acc 1 mG, WitMotion gyro 2000/32768
@@ -127,6 +134,33 @@ def test_lost_packets_and_disconnects_surface_as_gaps(profile_id: str) -> None:
     clean = session.clean[0]
     decoded = sum(len(b) for b in result.blocks if clean.channels[0] in b.channels)
     assert decoded < len(clean)
+
+
+SENSOR_CLOCKED = [p for p in PROFILES if not simulate_decoder_host_clock(p)]
+
+
+@pytest.mark.parametrize("profile_id", SENSOR_CLOCKED)
+def test_sensor_clock_gaps_match_the_lost_packets_one_to_one(profile_id: str) -> None:
+    """With a sensor clock every loss is found where it happened, and nothing else is."""
+    script = MotionScript(segments=[RepsSegment(reps=3)], link=Link(drop_probability=0.1))
+    session = simulate(script, profile_id, seed=5)
+    result = session.decoder().decode_all(session.notifications)
+    t0 = session.sensor_t0_ns
+    found = [
+        ((e.data["from_ns"] - t0) / 1e9, (e.data["to_ns"] - t0) / 1e9)
+        for e in result.events
+        if e.kind == EventKind.GAP
+    ]
+    lost = [(e.data["from_s"], e.data["to_s"]) for e in session.lost]
+    # A loss in the last second has no later frame to reveal it.
+    revealed = [run for run in lost if run[1] < session.plan.duration_s - 1.0]
+    assert len(revealed) >= 3
+
+    def overlaps(a: tuple[float, float], b: tuple[float, float]) -> bool:
+        return a[0] <= b[1] and b[0] <= a[1]
+
+    assert all(any(overlaps(gap, run) for gap in found) for run in revealed)
+    assert all(any(overlaps(gap, run) for run in lost) for gap in found)
 
 
 def test_recording_holds_the_session_and_regenerates_identically(
