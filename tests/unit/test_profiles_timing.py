@@ -116,3 +116,32 @@ def test_reset_starts_a_new_timeline() -> None:
     t, gaps = (clock.reset(), clock.stamp(later))[1]
     np.testing.assert_array_equal(t, later)
     assert gaps == []
+
+
+def test_connection_event_batching_is_undone() -> None:
+    # 100 Hz samples queued and delivered at 45 ms connection events, plus scheduler jitter.
+    rng = np.random.default_rng(4)
+    made = true_times(3000)
+    event = 45_000_000
+    arrival = (made // event + 1) * event + rng.integers(0, 3_000_000, 3000)
+    arrival = np.maximum.accumulate(arrival)
+    t, gaps = HostClock(100.0).stamp(arrival)
+    assert gaps == []
+    assert np.mean(np.diff(t) == PERIOD) > 0.95
+    assert np.abs(t - made).max() < event
+
+
+@pytest.mark.parametrize(
+    ("actual_period", "max_error"),
+    # Within a few % of the nominal rate the clock stays within a few samples of the truth;
+    # far off it, times trail by up to `window` notifications' worth of the rate error.
+    [(9_800_000, 30_000_000), (10_200_000, 30_000_000), (11_500_000, 150_000_000)],
+)
+def test_a_sensor_off_its_nominal_rate_is_followed_without_false_gaps(
+    actual_period: int, max_error: int
+) -> None:
+    made = 5_000_000_000 + np.arange(3000) * actual_period
+    t, gaps = HostClock(100.0).stamp(np.repeat(made[2::3], 3))  # packed: 3 per notification
+    assert gaps == []
+    assert (np.diff(t) > 0).all()
+    assert np.abs(t - made).max() < max_error
