@@ -380,13 +380,7 @@ class Recording:
         if last - first + 1 == positions.size:  # contiguous: one slice, no copy by index
             data = self.data[self.offsets[first] : self.offsets[last + 1]]
         else:
-            source = np.frombuffer(self.data, dtype=np.uint8)
-            size = int(lengths[0])
-            if (lengths == size).all():  # fixed-size payloads (most sensors): a 2-D gather
-                index = starts[:, None] + np.arange(size)
-            else:
-                index = np.repeat(starts - offsets[:-1], lengths) + np.arange(offsets[-1])
-            data = source[index].tobytes()
+            data = _gather_bytes(self.data, starts, lengths, offsets)
         return NotificationBatch(
             characteristic=characteristic,
             host_t_ns=self.host_t_ns[positions],
@@ -600,3 +594,18 @@ def _event_from_json(record: dict[str, Any]) -> Event:
         stream=str(record.get("stream", "")),
         data=data,
     )
+
+
+def _gather_bytes(
+    data: bytes, starts: NDArray[np.int64], lengths: NDArray[np.int64], offsets: NDArray[np.int64]
+) -> bytes:
+    """Payloads `data[starts[i]:starts[i] + lengths[i]]`, concatenated, with numpy."""
+    size = int(lengths[0])
+    fixed = bool((lengths == size).all())
+    if fixed and size and not (starts % size).any():  # on a grid of their size: one row each
+        records = np.frombuffer(data, dtype=f"V{size}", count=len(data) // size)
+        return records[starts // size].tobytes()
+    source = np.frombuffer(data, dtype=np.uint8)
+    if fixed:
+        return source[starts[:, None] + np.arange(size)].tobytes()
+    return source[np.repeat(starts - offsets[:-1], lengths) + np.arange(offsets[-1])].tobytes()

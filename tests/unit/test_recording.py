@@ -296,3 +296,31 @@ def test_same_entries_give_the_same_bytes(tmp_path: Path) -> None:
             writer.write_notification("back", GYRO, b"\x02", 12)
         contents.append((tmp_path / name).read_bytes())
     assert contents[0] == contents[1]
+
+
+@pytest.mark.parametrize(
+    "sizes",
+    [
+        {ACC: 4, GYRO: 4},  # fixed size on a grid: one row per payload
+        {ACC: 3, GYRO: 5},  # fixed size per characteristic, off the grid
+        {ACC: None, GYRO: 2},  # varying sizes
+    ],
+)
+def test_batches_gather_interleaved_payloads(tmp_path: Path, sizes: dict) -> None:
+    rng = np.random.default_rng(1)
+    sent: list[tuple[str, bytes]] = []
+    with RecordingWriter(tmp_path / "s.mrec", make_header(), flush_interval_s=None) as writer:
+        for i in range(200):
+            char = ACC if rng.random() < 0.5 else GYRO
+            size = sizes[char] or int(rng.integers(1, 30))
+            payload = rng.integers(0, 256, size, dtype=np.uint8).tobytes()
+            writer.write_notification("back", char, payload, i)
+            sent.append((char, payload))
+    recording = read_recording(tmp_path / "s.mrec")
+    for start, stop in ((0, 200), (10, 150), (37, 38)):
+        batches = recording.batches("back", start, stop)
+        expected = {
+            char: [p for c, p in sent[start:stop] if c == char]
+            for char in dict.fromkeys(c for c, _ in sent[start:stop])
+        }
+        assert {b.characteristic: list(b.payloads()) for b in batches} == expected
