@@ -21,11 +21,11 @@ from monitor.analysis.programs import Program
 from monitor.analysis.results import AnalysisEvent
 from monitor.core import Event, EventKind, Notification, NotificationBatch, SampleBlock
 from monitor.errors import MonitorError
-from monitor.profiles.decoder import ProfileDecoder, merged_samples
 from monitor.profiles.model import Profile
 from monitor.session.recording import RecordingHeader, RecordingWriter, StreamInfo
 from monitor.sources.ble import LinkItem, LinkPolicy, SensorLink
 from monitor.sources.simulate import profile_text
+from monitor.sources.stream import SensorStream
 
 QUALITY_INTERVAL_S = 5.0
 
@@ -80,13 +80,16 @@ class LinkQuality:
 
 
 class _SensorSession:
-    """One stream of the session: link -> queue -> decoder -> pipeline; results to callbacks."""
+    """One stream of the session: link -> queue -> SensorStream -> pipeline; out to callbacks."""
 
     def __init__(self, request: SensorRequest, session: LiveSession) -> None:
         self.request = request
         self.session = session
         self.name = request.stream_name
-        self.decoder = ProfileDecoder(request.profile, request.settings, request.profile_stream)
+        self.stream = SensorStream(
+            request.profile, request.settings, request.profile_stream, name=self.name
+        )
+        self.decoder = self.stream.decoder
         self.queue: asyncio.Queue[LinkItem] = asyncio.Queue()
         self.link = SensorLink(
             request.target,
@@ -98,8 +101,8 @@ class _SensorSession:
             policy=session.policy,
         )
         self.pipeline = (
-            AnalysisPipeline(session.exercise, rate_hz=self.decoder.rate_hz())
-            if session.exercise is not None
+            AnalysisPipeline(session.exercise, rate_hz=self.stream.rate_hz)
+            if session.exercise is not None and "gyro" in self.stream.channels
             else None
         )
         self.quality = LinkQuality()
@@ -109,6 +112,7 @@ class _SensorSession:
             self.name,
             self.request.profile.id,
             profile_text(self.request.profile),
+            profile_stream=self.decoder.stream.name,
             settings=self.decoder.settings,
             device_name=self.link.info.name or self.request.target,
             device_address=self.link.info.address,
@@ -123,55 +127,63 @@ class _SensorSession:
             self.process(items)
 
     def process(self, items: Sequence[LinkItem]) -> None:
+        """Record and decode notifications, a run of one characteristic per batch; pass events.
+
+        A RECONNECT resets the stream (decoder clocks, aligner) before the new connection's data.
+        """
+        batches: list[NotificationBatch] = []
         run: list[Notification] = []
         for item in [*items, None]:
             if run and (
                 not isinstance(item, Notification) or item.characteristic != run[0].characteristic
             ):
-                self._decode(run)
+                batches.append(self._record(run))
                 run = []
             if isinstance(item, Notification):
                 run.append(item)
-            elif isinstance(item, Event):
-                if item.kind == EventKind.RECONNECT:
-                    self.decoder.reset()  # new connection: the sensor's clock state starts afresh
+                continue
+            if batches:
+                self._deliver(*self.stream.feed(batches), batches[-1].host_t_ns[-1])
+                batches = []
+            if isinstance(item, Event):
                 self.session.emit(item)
+                if item.kind == EventKind.RECONNECT:
+                    self._deliver(*self.stream.reset(), item.t_ns)
 
-    def _decode(self, run: list[Notification]) -> None:
+    def finish(self) -> None:
+        """End of session: what the aligner still holds."""
+        self._deliver(*self.stream.flush(), time.time_ns())
+
+    def _record(self, run: list[Notification]) -> NotificationBatch:
         recorder = self.session.recorder
         if recorder is not None:
             for n in run:
                 recorder.write_notification(self.name, n.characteristic, n.data, n.host_t_ns)
-        batch = NotificationBatch.from_payloads(
+        self.quality.notifications += len(run)
+        return NotificationBatch.from_payloads(
             run[0].characteristic, [n.data for n in run], [n.host_t_ns for n in run]
         )
-        result = self.decoder.feed(batch)
-        self.quality.notifications += len(run)
-        self.quality.bad_packets += result.bad_packets
-        for event in result.events:
+
+    def _deliver(self, blocks: list[SampleBlock], events: list[Event], host_t_ns: int) -> None:
+        for event in events:
             if event.kind == EventKind.GAP:
                 self.quality.gaps += 1
                 missing = event.data.get("missing_samples", event.data.get("missing", 0))
                 self.quality.lost_samples += int(missing)
-            self.session.emit(event if event.stream else _restream(event, self.name))
-        samples = merged_samples(result)
-        self.quality.samples += len(samples)
-        if len(samples):
-            self.session.on_samples(self.name, samples)
-        if self.pipeline is not None and samples.acc is not None and samples.gyro is not None:
-            for analysis_event in self.pipeline.process(samples):
-                self.session.emit_analysis(self.name, analysis_event, run[-1].host_t_ns)
+            elif event.kind == EventKind.BAD_PACKET:
+                self.quality.bad_packets += 1
+            self.session.emit(event)
+        for block in blocks:
+            self.quality.samples += len(block)
+            self.session.on_samples(self.name, block)
+            if self.pipeline is not None:
+                for analysis_event in self.pipeline.process(block):
+                    self.session.on_analysis(self.name, analysis_event, int(host_t_ns))
 
     def report_quality(self) -> None:
-        event = self.quality.report(
-            self.name, self.decoder.rate_hz(), self.link.info.battery_percent
-        )
+        event = self.quality.report(self.name, self.stream.rate_hz, self.link.info.battery_percent)
         self.quality = LinkQuality()
         self.session.emit(event)
-
-
-def _restream(event: Event, stream: str) -> Event:
-    return Event(event.t_ns, event.kind, event.message, stream, event.data)
 
 
 class LiveSession:
@@ -211,9 +223,6 @@ class LiveSession:
         if self.recorder is not None:
             self.recorder.write_event(event, event.t_ns)
         self.on_event(event)
-
-    def emit_analysis(self, stream: str, event: AnalysisEvent, host_t_ns: int) -> None:
-        self.on_analysis(stream, event, host_t_ns)
 
     def pipeline(self, stream: str) -> AnalysisPipeline | None:
         return next(s.pipeline for s in self.sensors if s.name == stream)
@@ -259,6 +268,7 @@ class LiveSession:
             for sensor in self.sensors:  # whatever is still queued is processed and recorded
                 leftover = [sensor.queue.get_nowait() for _ in range(sensor.queue.qsize())]
                 sensor.process(leftover)
+                sensor.finish()
             if self.recorder is not None:
                 self.recorder.close()
 

@@ -23,60 +23,68 @@ from monitor.sources.ble import LinkItem, LinkPolicy, SensorLink
 
 # A Polar H10 ACC stream as PROTOCOLS.md section 1 describes it (start: 200 Hz, 16 bit, 8 g).
 START = "02 02 00 01 c8 00 01 01 10 00 02 01 08 00"
-PROFILE = Profile.model_validate(
-    {
-        "id": "test_pmd",
-        "name": "Test PMD",
-        "vendor": "Test",
-        "recognition": {"name_patterns": ["^Polar H10"], "service_uuids": [PMD_SERVICE]},
-        "gatt": {
-            "services": [PMD_SERVICE],
-            "data": [PMD_DATA],
-            "control": [PMD_CP],
-            "battery": "2a19",
-            "device_information": {"model": "2a24", "manufacturer": "2a29"},
-        },
-        "status_tables": {"pmd": {0: "SUCCESS", 5: "INVALID_PARAMETER", 13: "DEVICE_IN_CHARGER"}},
-        "streams": [
-            {
-                "name": "acc",
-                "codec": "polar_pmd",
-                "characteristics": [PMD_DATA, PMD_CP],
-                "timestamp": "sensor",
-                "rate_setting": "acc_sample_rate_hz",
-                "start": [
-                    {"action": "enable_indicate", "characteristic": PMD_CP},
-                    {"action": "enable_notify", "characteristic": PMD_DATA},
-                    {
-                        "action": "write",
-                        "characteristic": PMD_CP,
-                        "value": START,
-                        "expect": {
+
+
+def pmd_profile(response_timeout_ms: float = 5000) -> Profile:
+    return Profile.model_validate(
+        {
+            "id": "test_pmd",
+            "name": "Test PMD",
+            "vendor": "Test",
+            "recognition": {"name_patterns": ["^Polar H10"], "service_uuids": [PMD_SERVICE]},
+            "gatt": {
+                "services": [PMD_SERVICE],
+                "data": [PMD_DATA],
+                "control": [PMD_CP],
+                "battery": "2a19",
+                "device_information": {"model": "2a24", "manufacturer": "2a29"},
+            },
+            "status_tables": {
+                "pmd": {0: "SUCCESS", 5: "INVALID_PARAMETER", 13: "DEVICE_IN_CHARGER"}
+            },
+            "streams": [
+                {
+                    "name": "acc",
+                    "codec": "polar_pmd",
+                    "characteristics": [PMD_DATA, PMD_CP],
+                    "timestamp": "sensor",
+                    "rate_setting": "acc_sample_rate_hz",
+                    "start": [
+                        {"action": "enable_indicate", "characteristic": PMD_CP},
+                        {"action": "enable_notify", "characteristic": PMD_DATA},
+                        {
+                            "action": "write",
                             "characteristic": PMD_CP,
-                            "prefix": "f0 02 02",
-                            "status_offset": 3,
-                            "status_names": "pmd",
-                            "timeout_ms": 500,
+                            "value": START,
+                            "expect": {
+                                "characteristic": PMD_CP,
+                                "prefix": "f0 02 02",
+                                "status_offset": 3,
+                                "status_names": "pmd",
+                                "timeout_ms": response_timeout_ms,
+                            },
                         },
-                    },
-                ],
-                "stop": [
-                    {
-                        "action": "write",
-                        "characteristic": PMD_CP,
-                        "value": "03 02",
-                        "expect": {
+                    ],
+                    "stop": [
+                        {
+                            "action": "write",
                             "characteristic": PMD_CP,
-                            "prefix": "f0 03 02",
-                            "status_offset": 3,
-                            "status_names": "pmd",
-                        },
-                    }
-                ],
-            }
-        ],
-    }
-)
+                            "value": "03 02",
+                            "expect": {
+                                "characteristic": PMD_CP,
+                                "prefix": "f0 03 02",
+                                "status_offset": 3,
+                                "status_names": "pmd",
+                            },
+                        }
+                    ],
+                }
+            ],
+        }
+    )
+
+
+PROFILE = pmd_profile()
 FRAMES = [(PMD_DATA, bytes([0x02, i, 0, 0, 0, 0, 0, 0, 0, 0x01]) + bytes(6)) for i in range(200)]
 LAYOUT = (
     ServiceSpec(
@@ -87,7 +95,7 @@ LAYOUT = (
         ),
     ),
 )
-FAST = LinkPolicy(find_timeout_s=3, reconnect_backoff_s=0.05, max_backoff_s=0.2, give_up_after_s=1)
+FAST = LinkPolicy(find_timeout_s=10, reconnect_backoff_s=0.05, max_backoff_s=0.2, give_up_after_s=1)
 
 
 async def polar(bluez: BlueZMock, **faults: object) -> tuple[FakePeripheral, PolarPmdFirmware]:
@@ -98,9 +106,8 @@ async def polar(bluez: BlueZMock, **faults: object) -> tuple[FakePeripheral, Pol
     return sensor, firmware
 
 
-def link_for(target: str, queue: asyncio.Queue[LinkItem]) -> SensorLink:
-    stream = PROFILE.streams[0]
-    return SensorLink(target, PROFILE, stream, {}, queue, policy=FAST)
+def link_for(target: str, queue: asyncio.Queue[LinkItem], profile: Profile = PROFILE) -> SensorLink:
+    return SensorLink(target, profile, profile.streams[0], {}, queue, policy=FAST)
 
 
 def split(queue: asyncio.Queue[LinkItem]) -> tuple[list[Notification], list[Event]]:
@@ -111,7 +118,7 @@ def split(queue: asyncio.Queue[LinkItem]) -> tuple[list[Notification], list[Even
     )
 
 
-async def until(condition, timeout_s: float = 5.0) -> None:
+async def until(condition, timeout_s: float = 20.0) -> None:
     async with asyncio.timeout(timeout_s):
         while not condition():
             await asyncio.sleep(0.01)
@@ -151,7 +158,7 @@ async def test_refused_start_names_the_sensor_status(bluez: BlueZMock) -> None:
 async def test_sensor_that_never_answers(bluez: BlueZMock) -> None:
     sensor, _ = await polar(bluez, silent=True)
     with pytest.raises(MonitorError, match=r"no answer to command 02 02 .* within 0.5 s"):
-        await link_for(sensor.address, asyncio.Queue()).run(asyncio.Event())
+        await link_for(sensor.address, asyncio.Queue(), pmd_profile(500)).run(asyncio.Event())
 
 
 async def test_unknown_device_is_a_clear_error(bluez: BlueZMock) -> None:

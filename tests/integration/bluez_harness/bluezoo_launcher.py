@@ -12,7 +12,7 @@ closes them by patching BlueZoo's internals at runtime, which is why the version
 3. a device is announced once per scan, so a scanner that misses the single InterfacesAdded (or
    re-scans for a known device) never sees it: real BlueZ updates RSSI per advertisement;
 4. when a peripheral application dies, its links stay "connected"; a connect to a device that no
-   longer advertises succeeds with no services instead of failing.
+   longer advertises succeeds at once with no services (BlueZ waits for it to advertise).
 """
 
 from __future__ import annotations
@@ -27,11 +27,12 @@ import sdbus
 from bluezoo import bluezoo
 from bluezoo.adapter import Adapter
 from bluezoo.device import Device
-from bluezoo.exceptions import DBusBluezFailedError
+from bluezoo.exceptions import DBusBluezFailedError, DBusBluezInProgressError
 from bluezoo.gatt import GattCharacteristicClientLink
 from bluezoo.gatt.manager import GattManager
 
 SCAN_INTERVAL_S = 0.1
+LE_CONNECT_TIMEOUT_S = 10.0
 DEVICE_INTERFACE = "org.bluez.Device1"
 ADVERTISED_RSSI = -60  # dBm; the mock has no radio
 
@@ -77,10 +78,25 @@ async def _disconnect(self: Device, uuid: str | None = None) -> None:
 _stock_connect = Device.connect
 
 
+async def _wait_for_advertising(peer_adapter: Adapter) -> None:
+    deadline = asyncio.get_running_loop().time() + LE_CONNECT_TIMEOUT_S
+    while not peer_adapter.advertisements:
+        if asyncio.get_running_loop().time() > deadline:
+            raise DBusBluezFailedError("Software caused connection abort")
+        await asyncio.sleep(SCAN_INTERVAL_S)
+
+
 async def _connect(self: Device, uuid: str | None = None) -> None:
-    """Gap 4: a device that stopped advertising cannot be connected (real BlueZ: abort)."""
+    """Gap 4: like BlueZ, an LE connect waits for the device to advertise, then gives up;
+    Disconnect cancels a pending attempt, and a second Connect meanwhile is refused."""
+    if not self.connecting_task.done():
+        raise DBusBluezInProgressError("In Progress")
     if self.is_le and not self.peer_adapter.advertisements:
-        raise DBusBluezFailedError("le-connection-abort-by-local")
+        self.connecting_task = asyncio.create_task(_wait_for_advertising(self.peer_adapter))
+        await asyncio.wait({self.connecting_task})
+        if self.connecting_task.cancelled():
+            raise DBusBluezFailedError("Operation cancelled")
+        self.connecting_task.result()
     await _stock_connect(self, uuid)
 
 

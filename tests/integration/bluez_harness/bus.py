@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 LAUNCHER = Path(__file__).with_name("bluezoo_launcher.py")
-STARTUP_TIMEOUT_S = 20.0
+STARTUP_TIMEOUT_S = 60.0  # generous: CI machines can be saturated
 
 # Anyone may own any name and talk to anyone: the bus lives in a private directory.
 BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
@@ -44,7 +44,7 @@ def adapter_address(index: int) -> str:
     return f"00:AA:01:00:00:{index:02X}"
 
 
-def _read_line(proc: subprocess.Popen[str], what: str, deadline: float) -> str:
+def _read_line(proc: subprocess.Popen[str], what: str, log: Path, deadline: float) -> str:
     assert proc.stdout is not None
     with selectors.DefaultSelector() as selector:
         selector.register(proc.stdout, selectors.EVENT_READ)
@@ -54,8 +54,8 @@ def _read_line(proc: subprocess.Popen[str], what: str, deadline: float) -> str:
                 if not line:
                     break
                 return line.strip()
-    stderr = proc.stderr.read() if proc.stderr and proc.poll() is not None else ""
-    raise RuntimeError(f"{what} did not start: {stderr.strip()[-2000:]}")
+    state = "exited" if proc.poll() is not None else f"silent for {STARTUP_TIMEOUT_S:g} s"
+    raise RuntimeError(f"{what} did not start ({state}): {log.read_text()[-2000:]}")
 
 
 @dataclass
@@ -75,23 +75,29 @@ class BlueZMock:
         config.write_text(BUS_CONFIG.format(socket=self.directory / "system_bus_socket"))
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         daemon = self._spawn(
-            [dbus_daemon, f"--config-file={config}", "--nofork", "--print-address"], os.environ
+            [dbus_daemon, f"--config-file={config}", "--nofork", "--print-address"],
+            os.environ,
+            "dbus-daemon",
         )
-        self.bus_address = _read_line(daemon, "dbus-daemon", deadline)
+        self.bus_address = _read_line(daemon, "dbus-daemon", self._log("dbus-daemon"), deadline)
         env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.bus_address)
         launcher = self._spawn(
             [sys.executable, str(LAUNCHER), *(adapter_address(i) for i in range(self.adapters))],
             env,
+            "bluezoo",
         )
-        if _read_line(launcher, "BlueZoo", deadline) != "READY":
+        if _read_line(launcher, "BlueZoo", self._log("bluezoo"), deadline) != "READY":
             raise RuntimeError("BlueZoo launcher did not report READY")
         atexit.register(self.stop)
         return self
 
-    def _spawn(self, argv: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
-        process = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-        )
+    def _log(self, name: str) -> Path:
+        return self.directory / f"{name}.log"
+
+    def _spawn(self, argv: list[str], env: dict[str, str], name: str) -> subprocess.Popen[str]:
+        """Start a process; stderr goes to a log file (a full pipe would block it)."""
+        with self._log(name).open("w") as log:
+            process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=log, text=True, env=env)
         self._processes.append(process)
         return process
 
@@ -104,9 +110,8 @@ class BlueZMock:
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
-            for stream in (process.stdout, process.stderr):
-                if stream is not None:
-                    stream.close()
+            if process.stdout is not None:
+                process.stdout.close()
         self._processes.clear()
         shutil.rmtree(self.directory, ignore_errors=True)
         atexit.unregister(self.stop)

@@ -210,6 +210,7 @@ class FakePeripheral:
     writes: list[tuple[str, bytes]] = field(default_factory=list)
     sent: int = 0  # stream notifications delivered
     dropped: int = 0  # stream notifications lost while the sensor was not measuring
+    sent_log: list[tuple[str, bytes]] = field(default_factory=list)  # every notification sent
     _bus: MessageBus | None = None
     _chars: dict[str, _Characteristic] = field(default_factory=dict)
     _stream_task: asyncio.Task[None] | None = None
@@ -277,6 +278,7 @@ class FakePeripheral:
         char = self._chars[uuid]
         if char.notifying:
             char.send(data)
+            self.sent_log.append((uuid, data))
 
     def stream(self, items: Sequence[tuple[float, str, bytes]]) -> None:
         """Send `(offset_s, uuid, bytes)` items at their offsets from now, paced by a timer."""
@@ -289,7 +291,7 @@ class FakePeripheral:
             delay = start + offset_s - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-            if self.firmware.active and self.notifying(uuid):
+            if self._bus is not None and self.firmware.active and self.notifying(uuid):
                 self.notify(uuid, self.firmware.outgoing(uuid, data))
                 self.sent += 1
             else:
@@ -315,14 +317,18 @@ class FakePeripheral:
             self._stream_task = None
 
     async def vanish(self) -> None:
-        """The sensor disappears (battery out, out of range): its application and link go away."""
-        self.stop_stream()
+        """The sensor disappears (battery out, out of range): its application and link go away.
+
+        The stream clock runs on (the wearer keeps moving); `start()` brings the sensor back.
+        """
+        self.firmware.active = False
         if self._bus is not None:
             self._bus.disconnect()
             await self._bus.wait_for_disconnect()
             self._bus = None
 
     async def stop(self) -> None:
+        self.stop_stream()
         await self.vanish()
 
 

@@ -68,6 +68,9 @@ def firmware_for(
         return PolarPmdFirmware(
             items=items, start_responses={n.data[2]: n.data for n in preamble}, **faults
         )
+    if cls is MetaWearFirmware:  # module discovery answers with the chip the profile is for
+        chip = str(session.settings.get("chip", "bmi160"))
+        return MetaWearFirmware(items=items, acc_implementation=4 if chip == "bmi270" else 1)
     if cls is NotifyStartsFirmware:
         return NotifyStartsFirmware(
             items=items, data_uuids=frozenset(n.characteristic for n in data), **faults
