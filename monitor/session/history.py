@@ -403,13 +403,13 @@ def prescribed_frequency(sessions: Sequence[StoredSession]) -> float | None:
 def weekly_counts(
     sessions: Sequence[StoredSession], *, today: date, tz: tzinfo | None, since: date | None = None
 ) -> list[WeekCount]:
-    """Sessions per Monday-based week, from the first week (or `since`) to this week, empty weeks
-    included, each against the frequency prescribed by the latest session up to that week.
-    `sessions` are in start order."""
-    if not sessions and since is None:
+    """Sessions per Monday-based week, from the week of `since` (or of the first session, if
+    later) to this week, empty weeks included, each against the frequency prescribed by the
+    latest session up to that week. `sessions` are in start order."""
+    if not sessions:
         return []
     days = [_local_day(s.start, tz) for s in sessions]
-    first = _week_start(since or min(days))
+    first = _week_start(max(since or days[0], days[0]))
     per_week = Counter(_week_start(day) for day in days)
     weeks = []
     week, index, prescribed = first, 0, None

@@ -8,6 +8,7 @@ history, `now` and time zone.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Sequence
 from datetime import date, datetime, tzinfo
@@ -65,7 +66,8 @@ def weeks_chart(view: Overview) -> str | None:
             ax.step(x, prescribed, where="mid", color="#000000", ls="--", lw=1.2,
                     label="prescribed")  # fmt: skip
             ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
-        ax.set_xticks(x, [w.week_start.strftime("%d %b") for w in view.weeks])
+        every = math.ceil(len(view.weeks) / 12)  # at most a dozen labelled weeks
+        ax.set_xticks(x[::every], [w.week_start.strftime("%d %b") for w in view.weeks][::every])
         ax.set_xlabel("week starting (green: frequency met, red: missed, grey: this week)")
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("sessions")

@@ -278,3 +278,11 @@ def test_start_screen_nudge_reads_without_creating(sample):
     _stored(sample, [date(2026, 11, 1)], per_week=7)
     message = current_nudge(now=datetime(2026, 11, 24, tzinfo=UTC))
     assert message is not None and "daily sessions" in message
+
+
+def test_weeks_start_at_the_first_session_even_for_an_early_since(sample):
+    sessions = _stored(sample, [date(2026, 11, 10), date(2026, 11, 17)])
+    now = datetime(2026, 11, 18, tzinfo=UTC)
+    result = overview(sessions, now=now, tz=UTC, since=date(2000, 1, 1))
+    assert [w.week_start for w in result.weeks] == [date(2026, 11, 9), date(2026, 11, 16)]
+    assert overview([], now=now, tz=UTC, since=date(2000, 1, 1)).weeks == ()
