@@ -180,3 +180,20 @@ def test_cli_warns_about_a_torn_recording(recordings, tmp_path, monkeypatch, cap
     cut.write_bytes(path.read_bytes()[:-7])
     assert run_cli(["replay", str(cut), "--no-tui", "--speed", "max"], monkeypatch) == 0
     assert "warning: " in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("profile_id", "settings", "channels"),
+    [
+        ("polar_h10", None, ("acc",)),  # the H10 has no gyroscope
+        ("witmotion_wt901ble", None, ("acc", "gyro")),
+        ("arduino_nano33_ble_sense", None, ("acc", "gyro", "mag")),
+        ("movesense", {"measurement": "IMU6"}, ("acc", "gyro")),
+        ("movesense", {"measurement": "IMU9"}, ("acc", "gyro", "mag")),
+    ],
+)
+def test_stream_channels_follow_the_profile_and_its_settings(profile_id, settings, channels):
+    profile = load_profiles(include_user=False)[profile_id]
+    assert stream_channels(profile, settings) == channels
+    stream = SensorStream(profile, settings, name="back")
+    assert stream.channels == channels and stream.aligner.channels == channels
