@@ -83,6 +83,7 @@ class AnalysisPipeline:
         self.last_t_ns: int | None = None
         self.angle_deg = 0.0  # latest angle in the exercise plane (live display)
         self.speed_dps = 0.0
+        self._trace: list[tuple[np.ndarray, np.ndarray]] = []
         self.warnings: list = []
         self._pending: list[SampleBlock] = []
         self._signal = SignalWatch(max_gap_s=0.5)
@@ -94,6 +95,7 @@ class AnalysisPipeline:
     # --- public API ---------------------------------------------------------------------------
     def process(self, block: SampleBlock) -> list[AnalysisEvent]:
         """Analyse the next samples (acc + gyro on one timeline); returns what happened."""
+        self._trace.clear()
         if len(block) == 0:
             return []
         if block.acc is None or block.gyro is None:
@@ -121,6 +123,17 @@ class AnalysisPipeline:
             return []
         event = self._signal.silent_since(now_ns, self.t0_ns)
         return self._record([event]) if event else []
+
+    @property
+    def last_angles(self) -> tuple[np.ndarray, np.ndarray]:
+        """(t_ns, angle_deg) of the samples the last `process` call measured (live plots).
+
+        Empty until calibrated; the call that completes the calibration also returns the
+        first movement it held back."""
+        if not self._trace:
+            return np.empty(0, np.int64), np.empty(0)
+        t_ns, angle = zip(*self._trace, strict=True)
+        return np.concatenate(t_ns), np.concatenate(angle)
 
     @property
     def rep_count(self) -> int:
@@ -308,6 +321,7 @@ class AnalysisPipeline:
             events.append(event)
             if isinstance(event, RepCounted) and self.exercise.alternating:
                 self._check_balance(event, events)
+        self._trace.append((t_ns[:stop], angle[:stop]))
         if stop:
             self.angle_deg = float(angle[stop - 1])
             self.speed_dps = float(speed[stop - 1])

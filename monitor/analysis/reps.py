@@ -259,6 +259,16 @@ class RepDetector:
         self._held_s = self._held_before_s = 0.0
         self._hold_done = False
         self._released = False
+        if self._set_open and self._reps_in_set >= self.settings.target_reps:
+            events.append(
+                _warning(
+                    WarningKind.TOO_MANY_REPS,
+                    self._t(t_ns[j]),
+                    f"rep {self._reps_in_set + 1} of a {self.settings.target_reps}-rep set: "
+                    "more is not better",
+                    self._reps_in_set + 1,
+                )
+            )
         if not self._set_open:
             self._set_open = True
             self._set_start_ns = self._start_ns
@@ -438,15 +448,6 @@ class RepDetector:
         self._last_end_ns = t_end_ns
         self._anchor = self.baseline
         events.append(RepCounted(t_s=rep.end_s, rep=rep))
-        if self._reps_in_set > s.target_reps:
-            events.append(
-                _warning(
-                    WarningKind.TOO_MANY_REPS,
-                    rep.end_s,
-                    f"rep {self._reps_in_set} of a {s.target_reps}-rep set: more is not better",
-                    self._reps_in_set,
-                )
-            )
 
     def _close_set(self, t_ns: int, events: list) -> None:
         self._set_open = False
