@@ -582,12 +582,14 @@ class MotionPlan:
         theta, theta_d, theta_dd = (np.radians(v) for v in self.main.evaluate(t_s)[:3])
         phi, phi_d, phi_dd = (np.radians(v) for v in self.shift.evaluate(t_s)[:3])
         axis, shift_axis = self.axis, self.shift_axis
-        shift_rot = Rotation.from_rotvec(phi[:, None] * shift_axis)
-        segment = self.neutral * Rotation.from_rotvec(theta[:, None] * axis) * shift_rot
-        sensor = segment * self.mounting
+
+        def world_to_segment(vector: FloatArray) -> FloatArray:
+            """A world vector in the moving segment's frame: undo neutral, theta, then phi."""
+            in_neutral = self.neutral.inv().apply(vector)
+            return _rotate(_rotate(in_neutral, axis, -theta), shift_axis, -phi)
 
         # Body-frame angular velocity and acceleration of the segment (closed form, module doc).
-        axis_body = shift_rot.inv().apply(axis)
+        axis_body = _rotate(axis, shift_axis, -phi)
         omega = axis_body * theta_d[:, None] + shift_axis * phi_d[:, None]
         alpha = (
             axis_body * theta_dd[:, None]
@@ -597,11 +599,12 @@ class MotionPlan:
         lever = self.lever
         linear = np.cross(alpha, lever) + np.cross(omega, np.cross(omega, lever))
         to_sensor = self.mounting.inv()
+        specific_force = linear + world_to_segment(np.array([0.0, 0.0, GRAVITY]))
         return SampleBlock(
             t_ns=np.round(t_s * 1e9).astype(np.int64),
-            acc=to_sensor.apply(linear) + sensor.inv().apply([0.0, 0.0, GRAVITY]),
+            acc=to_sensor.apply(specific_force),
             gyro=to_sensor.apply(omega),
-            mag=sensor.inv().apply(EARTH_FIELD_UT),
+            mag=to_sensor.apply(world_to_segment(EARTH_FIELD_UT)),
         )
 
     def measured(self, ideal: SampleBlock, stream: int = 0) -> SampleBlock:
@@ -633,6 +636,14 @@ class MotionPlan:
             reps=self.reps,
             axis_sensor=self.mounting.inv().apply(self.axis),
         )
+
+
+def _rotate(vectors: FloatArray, axis: FloatArray, angles: FloatArray) -> FloatArray:
+    """Rotate `vectors` (one or one per angle) about the unit `axis` by `angles` (Rodrigues)."""
+    cos, sin = np.cos(angles)[:, None], np.sin(angles)[:, None]
+    vectors = np.broadcast_to(vectors, (angles.size, 3))
+    along = (vectors @ axis)[:, None] * axis
+    return vectors * cos + np.cross(axis, vectors) * sin + along * (1 - cos)
 
 
 def plan_motion(script: MotionScript, seed: int) -> MotionPlan:
