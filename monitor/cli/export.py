@@ -97,11 +97,14 @@ def summarize_file(
     prescription, program_ref = resolve_prescription(
         exercise, program, item, (meta.exercise, meta.program)
     )
-    block = SampleBlock.concat([_core(b) for b in opened.blocks])
-    if len(block) < 2:
-        raise InputFileError(f"{path}: no samples with accelerometer and gyroscope to analyse")
+    block = opened.blocks[0] if opened.blocks else None
+    if block is None or len(block) < 2 or block.acc is None or block.gyro is None:
+        raise InputFileError(f"{path}: no accelerometer and gyroscope samples to analyse")
     pipeline = AnalysisPipeline(prescription)
-    trace = analyse_with_trace(pipeline, block)
+    try:
+        trace = analyse_with_trace(pipeline, block)
+    except ValueError as error:  # e.g. timestamps that do not advance
+        raise InputFileError(f"{path}: cannot analyse: {error}") from None
     result = pipeline.summary()
     session = SessionMeta(
         start=meta.start or datetime.fromtimestamp(path.stat().st_mtime, UTC),
@@ -120,10 +123,6 @@ def summarize_file(
     )
     gaps = data_gaps(block.t_ns, opened.events)
     return from_analyses([(result, prescription)], meta=session, gaps=gaps, trace=trace)
-
-
-def _core(block: SampleBlock) -> SampleBlock:
-    return SampleBlock(t_ns=block.t_ns, acc=block.acc, gyro=block.gyro)
 
 
 def run(args: argparse.Namespace) -> int:

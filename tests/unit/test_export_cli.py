@@ -122,3 +122,12 @@ def test_bad_inputs_are_one_line_errors(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("monitor: error: ") and "garbage.mrec" in err and err.count("\n") == 1
     assert not (tmp_path / "y").exists()
+
+
+def test_a_csv_without_gyroscope_is_refused_plainly(tmp_path, capsys):
+    path = tmp_path / "acc_only.csv"
+    rows = "\n".join(f"{i / 50:.2f},0,0,9.81" for i in range(200))
+    path.write_text("time_s,acc_x_mps2,acc_y_mps2,acc_z_mps2\n" + rows + "\n", encoding="utf-8")
+    assert main(["export", str(path), "--format", "json", "-o", str(tmp_path / "o.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("monitor: error: ") and "acc_only.csv" in err and "Traceback" not in err
