@@ -12,6 +12,7 @@ from monitor.core import EventKind, SampleBlock
 from monitor.profiles.decoder import ProfileDecoder
 from monitor.profiles.loader import load_profiles
 from monitor.session.recording import read_recording
+from monitor.sources.csv_import import read_csv
 from monitor.sources.motion import Disconnect, Link, MotionScript, Noise, RepsSegment
 from monitor.sources.replay import replay_all
 from monitor.sources.simulate import lost_packets, simulate, write_recording
@@ -206,6 +207,10 @@ def test_cli_refuses_to_overwrite_and_explains_bad_flags(
     assert main(base, monkeypatch) == 0
     header = out.read_text().splitlines()[1]
     assert header.startswith("time_s,acc_x_mps2,acc_y_mps2,acc_z_mps2,gyro_x_rads")
+    imported = read_csv(out)  # what other tools' CSVs go through
+    measured = simulate(MotionScript(segments=[RepsSegment(reps=1)]), PROFILES[0]).measured[0]
+    assert np.allclose(imported.block.acc, measured.acc, atol=1e-6)
+    assert np.allclose(imported.block.gyro, measured.gyro, atol=1e-6)
     assert main(base, monkeypatch) == 2
     assert "exists" in capsys.readouterr().err
     assert main([*base, "--force", "--mounting", "1,2"], monkeypatch) == 2
