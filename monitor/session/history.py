@@ -190,7 +190,7 @@ class History:
             program.sessions_per_week if program else None,
             str(recording.resolve()) if recording else None,
             input_digest,
-            summary.to_json(),
+            summary.model_dump_json(),  # compact: the export re-indents it
             datetime.now(UTC).isoformat(timespec="seconds"),
         )
         with self._transaction() as conn:
