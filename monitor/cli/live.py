@@ -14,16 +14,15 @@ import signal
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from monitor.analysis.programs import load_program
-from monitor.analysis.results import AnalysisEvent, RepCounted, WarningRaised
-from monitor.core import Event
 from monitor.errors import MonitorError
-from monitor.profiles.loader import get_profile, load_profiles
-from monitor.profiles.model import Profile
-from monitor.sources.ble import LinkPolicy, find_device, matching_profiles
-from monitor.sources.live import LiveSession, SensorRequest
+
+if TYPE_CHECKING:  # imported when the verb runs, not for every `monitor` command
+    from monitor.analysis.results import AnalysisEvent
+    from monitor.core import Event
+    from monitor.profiles.model import Profile
+    from monitor.sources.ble import LinkPolicy
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -66,6 +65,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from monitor.analysis.programs import load_program
+    from monitor.sources.ble import LinkPolicy
+
     if len(args.device) > 2:
         raise MonitorError("at most two sensors at once (--device given more than twice)")
     for option in ("profile", "name"):
@@ -81,6 +83,9 @@ def run(args: argparse.Namespace) -> int:
 async def _run(
     args: argparse.Namespace, exercise: Any, policy: LinkPolicy, printer: _Printer
 ) -> int:
+    from monitor.profiles.loader import get_profile
+    from monitor.sources.live import LiveSession, SensorRequest
+
     requests = []
     for index, device in enumerate(args.device):
         profile = (
@@ -115,6 +120,9 @@ async def _run(
 
 
 async def _recognise(device: str, timeout_s: float) -> Profile:
+    from monitor.profiles.loader import load_profiles
+    from monitor.sources.ble import find_device, matching_profiles
+
     found = await find_device(device, timeout_s)
     adv_uuids = list(found.details.get("props", {}).get("UUIDs", [])) if found.details else []
     matches = matching_profiles(list(load_profiles().values()), found.name, adv_uuids)
@@ -151,6 +159,8 @@ class _Printer:
 
 
 def _describe(event: AnalysisEvent) -> str:
+    from monitor.analysis.results import RepCounted, WarningRaised
+
     data = event.model_dump(mode="json")
     data.pop("kind", None)
     data.pop("t_s", None)

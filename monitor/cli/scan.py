@@ -6,13 +6,14 @@ import argparse
 import asyncio
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from monitor.profiles.loader import load_profiles
-from monitor.sources.ble import Found, scan
+if TYPE_CHECKING:  # bleak is imported when the verb runs, not for every `monitor` command
+    from monitor.sources.ble import Found
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,6 +34,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from monitor.profiles.loader import load_profiles
+    from monitor.sources.ble import scan
+
     profiles = list(load_profiles().values())
     if args.json:
         found = asyncio.run(scan(profiles, args.timeout))
@@ -49,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _scan_with_progress(profiles: list, timeout_s: float) -> list[Found]:
+    from monitor.sources.ble import scan
+
     console = Console(stderr=True)
     with Progress(
         TextColumn("[progress.description]{task.description}"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -282,3 +283,35 @@ async def test_two_sensors_at_once_are_separate_recorded_streams(
     assert [s.name for s in recorded.header.streams] == ["back", "thigh"]
     assert {s.device_address for s in recorded.header.streams} == {back.address, thigh.address}
     assert recorded.batches("back") and recorded.batches("thigh")
+
+
+async def test_live_cli_headless_json_and_ctrl_c_runs_the_stop_sequence(
+    bluez: BlueZMock, tmp_path: Path
+) -> None:
+    profile = PROFILES["polar_h10"]
+    script = MotionScript(segments=[IdleSegment(duration_s=30)], link=STEADY_LINK)
+    sensor, firmware = await sensor_from_session(bluez, 1, profile, simulate(script, profile.id))
+    record = tmp_path / "cli.mrec"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "monitor", "live", "--device", sensor.name, "--record", str(record),
+        "--no-tui", "--json",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    async with asyncio.timeout(60):
+        while sensor.sent < 5:  # recognised from its advertisement, connected, streaming
+            await asyncio.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err.decode()
+    lines = [json.loads(line) for line in out.decode().splitlines()]
+    assert lines[0]["kind"] == "connect" and lines[0]["stream"] == "acc"
+    stop_command = next(s.data for s in profile_stop_steps(profile) if s.data)
+    assert firmware.commands[-1] == stop_command  # Ctrl-C ran the stop sequence
+    recording = read_recording(record)
+    assert recording.header.streams[0].profile_id == "polar_h10"
+    assert len(recording) >= sensor.sent  # everything received was recorded
+
+
+def profile_stop_steps(profile: Profile) -> list:
+    stream = profile.stream()
+    return profile.resolve_steps(stream.stop, stream.settings, stream.codes)
