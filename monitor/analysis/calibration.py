@@ -23,7 +23,7 @@ def plane_angle_deg(gravity: FloatArray, calibration: Calibration) -> FloatArray
     u = neutral - (neutral @ axis) * axis
     u /= max(float(np.linalg.norm(u)), 1e-9)
     v = np.cross(axis, u)
-    return np.degrees(np.arctan2(gravity @ v, gravity @ u))
+    return np.degrees(np.arctan2(rows_dot(gravity, v), rows_dot(gravity, u)))
 
 
 def axis_rate_dps(gyro: FloatArray, axis: FloatArray) -> FloatArray:
@@ -31,12 +31,21 @@ def axis_rate_dps(gyro: FloatArray, axis: FloatArray) -> FloatArray:
 
     Gravity is fixed in the world, so in the sensor frame it turns opposite to the sensor.
     """
-    return -np.degrees(gyro @ axis)
+    return -np.degrees(rows_dot(gyro, axis))
 
 
 def out_of_plane_deg(gravity: FloatArray, axis: FloatArray) -> FloatArray:
     """Tilt of gravity along the axis: constant for a pure hinge movement."""
-    return np.degrees(np.arcsin(np.clip(gravity @ axis, -1.0, 1.0)))
+    return np.degrees(np.arcsin(np.clip(rows_dot(gravity, axis), -1.0, 1.0)))
+
+
+def rows_dot(rows: FloatArray, vector: FloatArray) -> FloatArray:
+    """Each row dotted with `vector`, element-wise so every row's result is bit-identical
+    however the rows were split into blocks (a BLAS matrix product need not be)."""
+    return rows[:, 0] * vector[0] + rows[:, 1] * vector[1] + rows[:, 2] * vector[2]
+
+
+LONG_MOVE_DEG = 120.0  # turning without any pause: fix the axis after this much rotation
 
 
 @dataclass
@@ -91,8 +100,9 @@ class SelfCalibrator:
                     turned = self._turned_deg + np.cumsum(
                         np.degrees(np.linalg.norm(gyro[i:stop], axis=1)) / self.rate_hz
                     )
-                    over = np.flatnonzero(turned >= 3 * self.axis_learn_deg)
-                    long_move = over.size > 0 and self._turned_deg < 3 * self.axis_learn_deg
+                    long_enough = max(3 * self.axis_learn_deg, LONG_MOVE_DEG)
+                    over = np.flatnonzero(turned >= long_enough)
+                    long_move = over.size > 0 and self._turned_deg < long_enough
                     if long_move:
                         stop = i + int(over[0]) + 1
                     self._cov += gyro[i:stop].T @ gyro[i:stop]

@@ -199,6 +199,7 @@ class AnalysisPipeline:
             target_reps=dose.reps,
             target_sets=dose.sets,
             rom_target_deg=limits.rom_target_deg,
+            rom_target_pct=limits.rom_target_pct,
         )
         self._speed_monitor = (
             ThresholdMonitor(
@@ -211,7 +212,7 @@ class AnalysisPipeline:
             else None
         )
         if self.calibration is not None:
-            self._calibrated(self.calibration)
+            self._calibrated(self.calibration, range_pending=False)
 
     def _run(self, block: SampleBlock) -> list[AnalysisEvent]:
         events: list[AnalysisEvent] = list(self._signal.process(block.t_ns, self.t0_ns))
@@ -234,7 +235,12 @@ class AnalysisPipeline:
 
     def _calibrate(self, t_ns, gravity, gyro_lp, still, i, events) -> int:
         if self._calibrator is None:
-            self._calibrator = SelfCalibrator(self.rate_hz)
+            hold_s = self._settings.hold_target_s
+            self._calibrator = SelfCalibrator(
+                self.rate_hz,
+                axis_learn_deg=float(np.clip(2 * self.exercise.min_rom_deg, 8.0, 15.0)),
+                repose_s=max(3.0, 2 * hold_s + 2.0),
+            )
         found = self._calibrator.update(t_ns[i:], gravity[i:], gyro_lp[i:], still[i:])
         if found is None:
             return len(t_ns)
@@ -245,7 +251,7 @@ class AnalysisPipeline:
         self._calibrator = None
         if self._detector is not None:
             self._detector.reset_pose()
-        self._calibrated(calibration)
+        self._calibrated(calibration, range_pending=True)
         events.append(Calibrated(t_s=calibration.t_s, calibration=calibration))
         if calibration.plane_quality < MIN_PLANE_QUALITY:
             events.append(
@@ -261,21 +267,28 @@ class AnalysisPipeline:
         self._detect(buffer_t, buffer_gravity, buffer_gyro, still_buffer, 0, events)
         return i + k
 
-    def _calibrated(self, calibration: Calibration) -> None:
+    def _calibrated(self, calibration: Calibration, *, range_pending: bool) -> None:
+        """Use a calibration. With `range_pending` the range is the next rep's (the
+        self-calibration's first rep): limits and targets in percent of it wait for it."""
         self.calibration = calibration
-        limits = self.prescription.limits
-        reference = max(calibration.rom_deg, self.exercise.min_rom_deg / 0.35)
-        target = limits.rom_target_deg
-        if target is None and limits.rom_target_pct:
-            target = calibration.rom_deg * limits.rom_target_pct / 100
+        self._range_pending = range_pending
         if self._detector is None:
-            settings = self._settings
-            if target is not None:
-                settings = DetectorSettings(**{**settings.__dict__, "rom_target_deg": target})
-            self._detector = RepDetector(settings, reference_deg=reference, t0_ns=self.t0_ns)
+            reference = max(calibration.rom_deg, self.exercise.min_rom_deg / 0.35)
+            self._detector = RepDetector(self._settings, reference_deg=reference, t0_ns=self.t0_ns)
+        if not range_pending:
+            self._detector.calibration_rom_deg = calibration.rom_deg
+        self._apply_range(calibration.rom_deg)
+        self._axis = np.asarray(calibration.axis)
+        self._neutral_tilt = float(
+            out_of_plane_deg(np.asarray(calibration.neutral_gravity)[None, :], self._axis)[0]
+        )
+
+    def _apply_range(self, rom_deg: float) -> None:
+        """The range limit in force for a calibrated range of `rom_deg`."""
+        limits = self.prescription.limits
         limit = limits.rom_limit_deg
-        if limit is None and limits.rom_limit_pct:
-            limit = calibration.rom_deg * (1 + limits.rom_limit_pct / 100)
+        if limit is None and limits.rom_limit_pct and not self._range_pending:
+            limit = rom_deg * (1 + limits.rom_limit_pct / 100)
         self._range_monitor = (
             ThresholdMonitor(
                 WarningKind.RANGE_LIMIT,
@@ -286,10 +299,17 @@ class AnalysisPipeline:
             if limit
             else None
         )
-        self._axis = np.asarray(calibration.axis)
-        self._neutral_tilt = float(
-            out_of_plane_deg(np.asarray(calibration.neutral_gravity)[None, :], self._axis)[0]
-        )
+
+    def _first_rep_range(self, rep_events: list, events: list) -> RepCounted | None:
+        """The calibration rep of a self-calibration: its peak is the calibrated range."""
+        first = next((e for e in rep_events if isinstance(e, RepCounted)), None)
+        if first is None:
+            return None
+        rom = round(abs(first.rep.peak_angle_deg), 6)
+        self.calibration = self.calibration.model_copy(update={"rom_deg": rom})
+        self._range_pending = False
+        events.append(Calibrated(t_s=first.t_s, calibration=self.calibration))
+        return first
 
     def _detect(self, t_ns, gravity, gyro_lp, still, i, events) -> int:
         t_ns, gravity, gyro_lp, still = t_ns[i:], gravity[i:], gyro_lp[i:], still[i:]
@@ -313,8 +333,14 @@ class AnalysisPipeline:
             )
         detector.rebased.clear()
         magnitude = np.abs(angle[:stop]) if self.exercise.alternating else angle[:stop]
+        split = 0
+        if self._range_pending and (first := self._first_rep_range(rep_events, events)):
+            split = int(np.searchsorted(t_s[:stop], first.t_s, side="right"))
+            if self._range_monitor:
+                events.extend(self._range_monitor.process(t_s[:split], magnitude[:split]))
+            self._apply_range(self.calibration.rom_deg)
         if self._range_monitor:
-            events.extend(self._range_monitor.process(t_s[:stop], magnitude))
+            events.extend(self._range_monitor.process(t_s[split:stop], magnitude[split:]))
         if self._speed_monitor:
             events.extend(self._speed_monitor.process(t_s[:stop], np.abs(speed[:stop])))
         for event in rep_events:
@@ -348,7 +374,7 @@ class AnalysisPipeline:
             rom_deg=self.calibration.rom_deg,
         )
         self._detector.reset_pose()
-        self._calibrated(calibration)
+        self._calibrated(calibration, range_pending=self._range_pending)
         events.append(Calibrated(t_s=t_s, calibration=calibration))
 
     def _check_balance(self, event: RepCounted, events: list) -> None:

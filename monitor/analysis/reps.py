@@ -54,6 +54,7 @@ class DetectorSettings:
     target_reps: int = 5
     target_sets: int = 1
     rom_target_deg: float | None = None
+    rom_target_pct: float | None = None  # of `calibration_rom_deg`, when no degrees are given
     rebase_s: float = 10.0
     slip_s: float = 1.0
     baseline_tau_s: float = 3.0
@@ -93,6 +94,7 @@ class RepDetector:
     settings: DetectorSettings
     reference_deg: float
     t0_ns: int = 0
+    calibration_rom_deg: float | None = None  # None: the next rep's peak becomes it
     reps: list[Rep] = field(default_factory=list)
     sets: list[SetResult] = field(default_factory=list)
     # REST state
@@ -416,7 +418,11 @@ class RepDetector:
         s = self.settings
         self._reps_in_set += 1
         flags: list[str] = []
+        if self.calibration_rom_deg is None:  # this rep is the calibration movement
+            self.calibration_rom_deg = self._peak
         target = s.rom_target_deg
+        if target is None and s.rom_target_pct:
+            target = self.calibration_rom_deg * s.rom_target_pct / 100
         if target is not None and self._peak < target - max(3.0, 0.1 * target):
             flags.append("short")
             events.append(

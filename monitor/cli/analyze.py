@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Iterable
 from pathlib import Path
-
-import numpy as np
 
 from monitor.analysis.exercises import exercise_library, get_exercise
 from monitor.analysis.pipeline import AnalysisPipeline
 from monitor.analysis.programs import load_program
 from monitor.analysis.results import AnalysisSummary
-from monitor.core.samples import SampleBlock
 from monitor.errors import InputFileError
-
-CSV_COLUMNS = ["time_s", "acc_x_mps2", "acc_y_mps2", "acc_z_mps2"]
+from monitor.sources.inputs import open_input
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,9 +21,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Analyse a recording or a generic CSV (time_s, acc_*_mps2, gyro_*_rads) "
         "for one exercise: reps, sets, holds, warnings and the calibration used.",
     )
-    parser.add_argument("input", type=Path, metavar="INPUT")
+    parser.add_argument("input", type=Path, metavar="INPUT", help="recording (.mrec) or CSV")
     target = parser.add_mutually_exclusive_group()
-    target.add_argument("--exercise", default=None, help="exercise id (default: generic)")
+    target.add_argument(
+        "--exercise",
+        default=None,
+        help="exercise id (default: the one the recording names, else generic)",
+    )
     target.add_argument("--program", type=Path, help="program file; analyses one of its items")
     parser.add_argument(
         "--item", type=int, default=1, help="which exercise of the program (1-based, default 1)"
@@ -38,6 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    loaded = open_input(args.input)
     if args.program is not None:
         program = load_program(args.program)
         if not 1 <= args.item <= len(program.exercises):
@@ -46,8 +46,15 @@ def run(args: argparse.Namespace) -> int:
             )
         pipeline = AnalysisPipeline(program, item=args.item - 1)
     else:
-        pipeline = AnalysisPipeline(get_exercise(args.exercise or "generic", exercise_library()))
-    for block in read_blocks(args.input):
+        exercise_id = args.exercise or loaded.metadata.exercise or "generic"
+        pipeline = AnalysisPipeline(get_exercise(exercise_id, exercise_library()))
+    for block in loaded:
+        if block.acc is None or block.gyro is None:
+            raise InputFileError(
+                f"{args.input}: stream {loaded.primary!r} has no "
+                f"{'accelerometer' if block.acc is None else 'gyroscope'} samples; the "
+                "analysis needs both"
+            )
         pipeline.process(block)
     summary = pipeline.summary()
     if args.json:
@@ -55,37 +62,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         print_table(summary, args.input)
     return 0
-
-
-def read_blocks(path: Path) -> Iterable[SampleBlock]:
-    """Sample blocks from a recording or CSV (monitor.sources.inputs when present)."""
-    try:
-        from monitor.sources.inputs import open_input
-    except ImportError:
-        return [_read_generic_csv(path)]
-    opened = open_input(path)
-    return [opened] if isinstance(opened, SampleBlock) else opened
-
-
-def _read_generic_csv(path: Path) -> SampleBlock:
-    try:
-        with path.open(encoding="utf-8") as handle:
-            header = handle.readline().strip().split(",")
-            if header[:4] != CSV_COLUMNS or len(header) < 7:
-                raise InputFileError(
-                    f"{path}: header: expected time_s,acc_x_mps2,acc_y_mps2,acc_z_mps2,"
-                    "gyro_x_rads,gyro_y_rads,gyro_z_rads"
-                )
-            table = np.loadtxt(handle, delimiter=",", ndmin=2, usecols=range(7))
-    except OSError as error:
-        raise InputFileError(f"{path}: cannot read: {error.strerror or error}") from None
-    except (ValueError, UnicodeDecodeError) as error:
-        raise InputFileError(f"{path}: not a numeric CSV: {error}") from None
-    if table.shape[0] < 2:
-        raise InputFileError(f"{path}: needs at least two samples")
-    return SampleBlock(
-        t_ns=np.round(table[:, 0] * 1e9).astype(np.int64), acc=table[:, 1:4], gyro=table[:, 4:7]
-    )
 
 
 def print_table(summary: AnalysisSummary, source: Path) -> None:
