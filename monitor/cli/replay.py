@@ -49,7 +49,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="1|2|4|max",
         help="replay speed: a factor of real time, or 'max' (default 1)",
     )
-    parser.add_argument("--json", action="store_true", help="print JSON lines")
+    parser.add_argument("--json", action="store_true", help="print JSON lines (implies --no-tui)")
+    parser.add_argument("--exercise", help="screen: analyse as this exercise (default: recorded)")
+    parser.add_argument("--program", type=Path, metavar="FILE", help="screen: analyse as a program")
+    parser.add_argument("--voice", action="store_true", help="screen: speak the cues")
+    parser.add_argument("--mute", action="store_true", help="screen: no audible cues")
     parser.set_defaults(func=run)
 
 
@@ -65,6 +69,8 @@ class _StreamTally:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not (args.no_tui or args.json):
+        return _run_screen(args)
     recording = read_recording(args.file)
     printer = _JsonPrinter() if args.json else _TextPrinter(recording)
     for warning in recording.warnings:
@@ -79,6 +85,17 @@ def run(args: argparse.Namespace) -> int:
     asyncio.run(consume())
     printer.summary(tallies)
     return 0
+
+
+def _run_screen(args: argparse.Namespace) -> int:
+    """The live session screen fed by the recording, with play/pause, speed and skip keys."""
+    from monitor.analysis.programs import load_program
+    from monitor.tui.app import run_session
+    from monitor.tui.replay_feed import open_replay
+
+    target = load_program(args.program) if args.program is not None else args.exercise
+    feed = open_replay(args.file, speed=args.speed, target=target)
+    return run_session(feed, voice=args.voice, muted=args.mute)
 
 
 def _tally(step: ReplayStep, tallies: dict[str, _StreamTally]) -> None:

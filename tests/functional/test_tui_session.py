@@ -24,6 +24,7 @@ from monitor.analysis.pipeline import AnalysisPipeline
 from monitor.analysis.results import HoldComplete, RepCounted, WarningRaised
 from monitor.cli.demo import DEMO_PROGRAM
 from monitor.core import EventKind
+from monitor.session.summary import load_summary
 from monitor.sources.inputs import open_input
 from monitor.tui import messages
 from monitor.tui.feed import LinkState
@@ -83,6 +84,13 @@ async def test_replay_posts_what_the_analysis_finds_and_shows_it() -> None:
         row = table.get_row_at(0)
         assert row[0] == "Pelvic tilt"
         assert row[2].startswith(f"{len(expected_reps)}/")
+
+        await pilot.press("c", "j")
+        await until(pilot, lambda: len(app.screen.exported) == 2)  # type: ignore[attr-defined]
+        csv_file, json_file = sorted(app.screen.exported)  # type: ignore[attr-defined]
+        assert csv_file.stat().st_mode & 0o777 == 0o600
+        assert len(csv_file.read_text().strip().splitlines()) == 1 + len(expected_reps)
+        assert load_summary(json_file.read_text()) == summary
 
 
 async def test_hold_timer_counts_to_the_prescription_and_cues_play(demo_recording: Path) -> None:

@@ -51,7 +51,7 @@ class LiveScreen(Screen[None]):
     """Count, hold timer, angle plot, warnings and link status of one session."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("c", "command('calibrate')", "Calibrate"),
+        Binding("c", "command('calibrate')", "Calib"),
         Binding("n", "command('next_exercise')", "Next"),
         Binding("b", "command('previous_exercise')", "Prev"),
         Binding("p", "pause", "Pause"),
@@ -82,7 +82,7 @@ class LiveScreen(Screen[None]):
             yield AnglePlot(self.ring, PLOT_WINDOW_S, id="plot")
             yield WarningsPanel(id="warnings")
         yield StatusBar(id="status")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#warnings").border_title = "warnings"
@@ -189,6 +189,7 @@ class LiveScreen(Screen[None]):
     @on(FeedEnded)
     def feed_ended(self, message: FeedEnded) -> None:
         self.ended = True
+        self.frame()  # the last data drawn now, not at the next tick
         self.notify(f"{message.reason}: press q for the summary", timeout=8)
 
     def action_command(self, name: str) -> None:
@@ -214,14 +215,16 @@ class ReplayScreen(LiveScreen):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("p", "pause", "Pause", show=False),
-        Binding("space", "pause", "Play/pause"),
-        Binding("1", "speed(1)", "1x"),
-        Binding("2", "speed(2)", "2x"),
-        Binding("4", "speed(4)", "4x"),
-        Binding("0", "speed(0)", "Max"),
-        Binding("left", "skip(-10)", "-10s"),
-        Binding("right", "skip(10)", "+10s"),
+        Binding("space", "pause", "Play"),
+        Binding("s", "cycle_speed", "Speed"),
+        Binding("1", "speed(1)", "1x", show=False),
+        Binding("2", "speed(2)", "2x", show=False),
+        Binding("4", "speed(4)", "4x", show=False),
+        Binding("0", "speed(0)", "Max", show=False),
+        Binding("left", "skip(-10)", "-10s", key_display="←"),
+        Binding("right", "skip(10)", "+10s", key_display="→"),
     ]
+    SPEEDS: ClassVar[tuple[int, ...]] = (1, 2, 4, 0)  # 0: as fast as possible
 
     def action_pause(self) -> None:
         assert self.feed.playback is not None
@@ -232,6 +235,13 @@ class ReplayScreen(LiveScreen):
         assert self.feed.playback is not None
         self.feed.playback.set_speed(float(speed) if speed else None)
         self.notify(f"speed {speed}x" if speed else "speed max", timeout=2)
+
+    def action_cycle_speed(self) -> None:
+        assert self.feed.playback is not None
+        speed = self.feed.playback.speed_label.split()[0]
+        labels = [f"{s}x" if s else "max" for s in self.SPEEDS]
+        following = (labels.index(speed) + 1) % len(labels) if speed in labels else 0
+        self.action_speed(self.SPEEDS[following])
 
     def action_skip(self, seconds: int) -> None:
         assert self.feed.playback is not None

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -14,8 +14,13 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from monitor import paths
+from monitor.errors import MonitorError
+from monitor.session import export
 from monitor.session.summary import ExerciseSummary, SessionSummary
+from monitor.tui.adapt import SEVERITY
+from monitor.tui.feed import Severity
 from monitor.tui.widgets.timefmt import clock
+from monitor.tui.widgets.warnings_panel import SEVERITY_STYLE
 
 
 def _done_of(done: int, prescribed: int | None) -> str:
@@ -47,12 +52,17 @@ def render_session_notes(summary: SessionSummary, saved: str | None) -> Text:
     meta = summary.session
     text.append(f"{meta.sensor.profile}", style="bold")
     text.append(f"  {clock(meta.duration_s)} long, {summary.rep_count} reps\n")
-    for gap in summary.gaps:
-        text.append(f"{clock(gap.start_s):>5} ", style="dim")
-        text.append(f"gap of {gap.duration_s:.1f} s: {gap.reason}\n", style="yellow")
-    for warning in summary.warnings:
-        text.append(f"{clock(warning.t_s):>5} ", style="dim")
-        text.append(f"{warning.message}\n", style="bold yellow")
+    lines = [
+        (gap.start_s, f"gap of {gap.duration_s:.1f} s in the data: {gap.reason}", "yellow")
+        for gap in summary.gaps
+    ]
+    lines += [
+        (w.t_s, w.message, SEVERITY_STYLE[SEVERITY.get(w.kind, Severity.CAUTION)])  # type: ignore[call-overload]
+        for w in summary.warnings
+    ]
+    for t_s, line, style in sorted(lines, key=lambda item: item[0]):
+        text.append(f"{clock(t_s):>5} ", style="dim")
+        text.append(f"{line}\n", style=style)
     if not summary.warnings:
         text.append("no warnings\n", style="green")
     if saved:
@@ -62,7 +72,10 @@ def render_session_notes(summary: SessionSummary, saved: str | None) -> Text:
 
 class SummaryScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("j", "export('json')", "Export JSON"),
+        Binding("h", "export('html')", "Export HTML"),
+        Binding("m", "export('md')", "Markdown"),
+        Binding("c", "export('csv')", "CSV"),
+        Binding("j", "export('json')", "JSON"),
         Binding("q", "app.quit", "Quit"),
     ]
 
@@ -86,11 +99,17 @@ class SummaryScreen(Screen[None]):
             warnings = sum(w.exercise_id == exercise.exercise_id for w in self.summary.warnings)
             table.add_row(*exercise_row(exercise, warnings))
 
+    @work(thread=True, group="export")
     def action_export(self, fmt: str) -> None:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        target = paths.data_dir() / "exports" / f"session-{stamp}.{fmt}"
-        target.parent.mkdir(mode=0o700, exist_ok=True)
-        with paths.open_private(target) as out:
-            out.write(self.summary.to_json().encode())
+        """Write the summary (HTML charts take a moment: off the UI thread)."""
+        stamp = self.summary.session.start.strftime("%Y%m%dT%H%M%SZ")
+        folder = paths.data_dir() / "exports"
+        folder.mkdir(mode=0o700, exist_ok=True)
+        target = folder / f"session-{stamp}.{fmt}"
+        try:
+            export.export(self.summary, fmt, target, force=True)
+        except MonitorError as error:
+            self.app.call_from_thread(self.notify, str(error), severity="error")
+            return
         self.exported.append(target)
-        self.notify(f"exported {target}", timeout=6)
+        self.app.call_from_thread(self.notify, f"exported {target}", timeout=8)
