@@ -1,7 +1,9 @@
-"""Open any input the monitor analyses: a recording (.mrec) or a generic CSV.
+"""Open any input the monitor analyses: a recording (.mrec), a generic CSV, or another app's
+export (monitor.sources.importers: MetaBase, Polar Sensor Logger, phyphox).
 
 The kind is told from the content (a recording starts with its magic bytes), not from the file
-name. Either way the result is aligned sample blocks per stream, events and metadata.
+name; `input_format` forces one. Either way the result is aligned sample blocks per stream,
+events and metadata.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
 
 from monitor.core import Event, SampleBlock
 from monitor.errors import InputFileError
@@ -22,7 +23,7 @@ from monitor.sources.replay import replay_all
 
 @dataclass(slots=True)
 class InputMetadata:
-    kind: Literal["recording", "csv"]
+    kind: str  # "recording", "csv" or an importer's format name
     path: Path
     streams: list[str]
     rates_hz: dict[str, float]  # nominal (recording) or measured (CSV) per stream
@@ -35,6 +36,8 @@ class InputMetadata:
     device_address: str = ""
     bad_packets: int = 0
     warnings: list[str] = field(default_factory=list)
+    channel_rates_hz: dict[str, float] = field(default_factory=dict)  # imports: per sensor file
+    files: list[Path] = field(default_factory=list)  # imports: every file read
 
 
 @dataclass(slots=True)
@@ -60,20 +63,39 @@ class LoadedInput:
         return iter(self.blocks)
 
 
-def open_input(path: Path | str) -> LoadedInput:
-    """Read a recording or a CSV; InputFileError (one line) when it is neither or is broken."""
+INPUT_FORMATS = ("auto", "recording", "csv", "metabase", "polar-sensor-logger", "phyphox")
+
+
+def open_input(path: Path | str, input_format: str = "auto") -> LoadedInput:
+    """Read a recording, a CSV or an import; InputFileError (one line) when broken or unknown."""
+    from monitor.sources import importers  # they build on this module's types
+
     path = Path(path)
+    if input_format in importers.FORMATS:
+        return importers.load(path, input_format)
+    if input_format not in INPUT_FORMATS:
+        raise InputFileError(
+            f"unknown input format {input_format!r}; use one of {', '.join(INPUT_FORMATS)}"
+        )
     try:
         with path.open("rb") as handle:
             head = handle.read(len(MAGIC))
     except IsADirectoryError:
-        raise InputFileError(f"{path}: is a directory, expected a recording or CSV file") from None
+        if input_format == "auto" and (found := importers.detect(path)):
+            return found.load(path)
+        raise InputFileError(
+            f"{path}: is a directory, expected a recording, a CSV file or an app's export folder"
+        ) from None
     except OSError as error:
         raise InputFileError(f"{path}: cannot read: {error.strerror or error}") from None
-    if head == MAGIC:
+    if input_format == "csv":
+        return _open_csv(path)
+    if head == MAGIC or input_format == "recording":
         return _open_recording(path)
     if MAGIC.startswith(head) and head:
         raise InputFileError(f"{path}: file ends inside the recording preamble (byte {len(head)})")
+    if found := importers.detect(path):
+        return found.load(path)
     return _open_csv(path)
 
 

@@ -1,0 +1,102 @@
+"""`--format samples-csv`: the decoded, calibrated samples and the segment angle as generic CSV.
+
+Columns are named with their units (`time_s`, `acc_x_mps2`, ..., `gyro_x_rads`, ..., optional
+`mag_x_ut`, then `angle_deg`), so the file opens in a spreadsheet and reads back through the
+generic CSV importer. `time_s` counts from the first sample; `# start_utc` gives the wall clock.
+
+The angle is the analysis's own: the pipeline runs over the samples, and each sample's angle is
+its gravity direction (the same orientation filter) measured against the calibration in force at
+that time. Samples before the first calibration use it in hindsight; the cell is empty when the
+analysis never calibrated (no still pose followed by a clear movement).
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+
+from monitor import __version__
+from monitor.analysis.calibration import plane_angle_deg
+from monitor.analysis.exercises import Prescription
+from monitor.analysis.orientation import OrientationFilter
+from monitor.analysis.pipeline import AnalysisPipeline
+from monitor.analysis.results import Calibrated
+from monitor.core import SampleBlock
+from monitor.errors import InputFileError
+from monitor.session.export import write_private
+from monitor.sources.inputs import LoadedInput
+
+FORMAT = "samples-csv"
+UNIT_SUFFIX = {"acc": "mps2", "gyro": "rads", "mag": "ut"}
+
+
+def segment_angle_deg(block: SampleBlock, prescription: Prescription) -> np.ndarray:
+    """The analysis's segment angle for every sample of `block` (NaN if never calibrated)."""
+    pipeline = AnalysisPipeline(prescription)
+    calibrations = [e for e in pipeline.process(block) if isinstance(e, Calibrated)]
+    angle = np.full(len(block), np.nan)
+    if not calibrations:
+        return angle
+    orientation = OrientationFilter(pipeline.rate_hz, pipeline.backend)
+    gravity = orientation.process(block.gyro, block.acc).gravity
+    t_s = (block.t_ns - pipeline.t0_ns) / 1e9
+    in_force = np.searchsorted([c.t_s for c in calibrations[1:]], t_s, side="right")
+    for index, event in enumerate(calibrations):
+        chosen = in_force == index
+        angle[chosen] = plane_angle_deg(gravity[chosen], event.calibration)
+    return angle
+
+
+def analysable(loaded: LoadedInput) -> SampleBlock:
+    """The primary stream's samples that carry finite acc and gyro (what the analysis uses)."""
+    block = loaded.streams[loaded.primary]
+    if len(block) < 2 or block.acc is None or block.gyro is None:
+        raise InputFileError(
+            f"{loaded.metadata.path}: no samples with accelerometer and gyroscope to export"
+        )
+    finite = np.isfinite(block.acc).all(axis=1) & np.isfinite(block.gyro).all(axis=1)
+    if finite.all():
+        return block
+    return SampleBlock(
+        t_ns=block.t_ns[finite],
+        acc=block.acc[finite],
+        gyro=block.gyro[finite],
+        mag=None if block.mag is None else block.mag[finite],
+        stream=block.stream,
+    )
+
+
+def to_samples_csv(loaded: LoadedInput, prescription: Prescription) -> str:
+    """The CSV text: comment lines, the header with units, one row per sample."""
+    block = analysable(loaded)
+    angle = segment_angle_deg(block, prescription)
+    meta = loaded.metadata
+    columns = [((block.t_ns - block.t_ns[0]) / 1e9)[:, None]]
+    header = ["time_s"]
+    for channel in block.channels:
+        columns.append(getattr(block, channel))
+        header += [f"{channel}_{axis}_{UNIT_SUFFIX[channel]}" for axis in "xyz"]
+    columns.append(angle[:, None])
+    header.append("angle_deg")
+    out = io.StringIO()
+    out.write(f"# samples exported by monitor {__version__} from {meta.path.name} ({meta.kind})\n")
+    if meta.start is not None:
+        out.write(f"# start_utc: {meta.start.isoformat()}\n")
+    out.write(
+        f"# stream: {loaded.primary}; exercise: {prescription.exercise.id}; angle_deg: segment "
+        "angle from the neutral pose in the exercise plane (empty: never calibrated)\n"
+    )
+    fmt = ["%.6f"] + ["%.7g"] * (len(header) - 2) + ["%.3f"]
+    np.savetxt(
+        out, np.hstack(columns), fmt=fmt, delimiter=",", header=",".join(header), comments=""
+    )
+    return out.getvalue().replace(",nan\n", ",\n")
+
+
+def write_samples_csv(
+    loaded: LoadedInput, prescription: Prescription, out: Path, *, force: bool = False
+) -> None:
+    """Write the samples CSV as a private (0600) file; replaces `out` only with `force`."""
+    write_private(to_samples_csv(loaded, prescription), out, force=force)

@@ -1,0 +1,218 @@
+"""phyphox exports (phone sensor app): a folder or zip of one CSV per sensor.
+
+`Accelerometer.csv` has `"Time (s)","Acceleration x (m/s^2)",...` (gravity included),
+`Gyroscope.csv` `"Gyroscope x (rad/s)"`, `Magnetometer.csv` `"Magnetic field x (µT)"`; all sensors
+share the experiment clock (seconds from its start). phyphox offers comma, tab or semicolon
+separators, the latter two optionally with a decimal comma. `meta/time.csv` gives the system
+time at START, used as the start of the session. The sensor is told from each file's header.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+
+from monitor.core import SampleBlock
+from monitor.errors import InputFileError
+from monitor.sources.importers.common import (
+    UNIX_EPOCH,
+    Column,
+    Series,
+    decode_text,
+    fail,
+    first_line,
+    header_fields,
+    loaded_input,
+    read_table,
+    read_text,
+)
+from monitor.sources.inputs import LoadedInput
+
+NAME = "phyphox"
+TITLE = "phyphox export (folder or zip)"
+SEPARATORS = (",", "\t", ";")
+TIME = "Time (s)"
+# header of the x column (lower case) -> channel, factor to the project's units
+AXIS_X = {
+    "acceleration x (m/s^2)": ("acc", 1.0),
+    "gyroscope x (rad/s)": ("gyro", 1.0),
+    "magnetic field x (µt)": ("mag", 1.0),
+    "magnetic field x (ut)": ("mag", 1.0),
+}
+FILE_OF = {"acc": "Accelerometer.csv", "gyro": "Gyroscope.csv", "mag": "Magnetometer.csv"}
+LABEL_OF = {"acc": "Acceleration", "gyro": "Gyroscope", "mag": "Magnetic field"}
+UNIT_OF = {"acc": "m/s^2", "gyro": "rad/s", "mag": "µT"}
+START = re.compile(r'"?START"?[,;\t]')
+
+
+def _separator(header: str) -> str | None:
+    """The separator after the time column, when `header` is a phyphox sensor header."""
+    names = header.strip()
+    if not names.startswith(f'"{TIME}"'):
+        return None
+    rest = names[len(TIME) + 2 :]
+    return rest[0] if rest and rest[0] in SEPARATORS else None
+
+
+def claims(path: Path) -> bool:
+    """A phyphox sensor CSV, or a folder or zip holding one."""
+    if path.is_dir():
+        return any(_separator(first_line(p)) for p in path.glob("*.csv"))
+    if zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                return any(
+                    name.lower().endswith(".csv")
+                    and _separator(archive.read(name)[:4096].decode("utf-8", "replace"))
+                    for name in archive.namelist()
+                )
+        except (OSError, zipfile.BadZipFile):
+            return False
+    return _separator(first_line(path)) is not None
+
+
+def load(path: Path) -> LoadedInput:
+    """Read the sensors of one phyphox export (folder, zip, or one of its CSV files)."""
+    texts = _sensor_texts(path)
+    series: dict[str, Series] = {}
+    warnings: list[str] = []
+    start = None
+    for file, text in texts.items():
+        if file.parent.name == "meta":
+            if file.name == "time.csv":
+                start = _start(text)
+            continue
+        header = text.splitlines()[0] if text.strip() else ""
+        if _separator(header) is None:
+            continue
+        one, torn = read_series(file, text)
+        if one is None:
+            continue
+        if one.channel in series:
+            raise InputFileError(
+                f"{file}: a second {LABEL_OF[one.channel]} file besides {series[one.channel].path}"
+            )
+        series[one.channel] = one
+        warnings.extend(torn)
+    if "acc" not in series:
+        found = ", ".join(str(s.path.name) for s in series.values()) or "none"
+        raise InputFileError(
+            f"{path}: no Accelerometer.csv with acceleration including gravity "
+            f"(sensor files found: {found})"
+        )
+    return loaded_input(NAME, path, series, stream=NAME, start=start, warnings=warnings)
+
+
+def _sensor_texts(path: Path) -> dict[Path, str]:
+    """The CSV files of the export (including meta/), by path, as text."""
+    if path.is_dir():
+        return {p: read_text(p) for p in sorted([*path.glob("*.csv"), *path.glob("meta/*.csv")])}
+    if zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                return {
+                    path / name: decode_text(path / name, archive.read(name))
+                    for name in sorted(archive.namelist())
+                    if name.lower().endswith(".csv")
+                }
+        except (OSError, zipfile.BadZipFile) as error:
+            raise InputFileError(f"{path}: broken zip archive: {error}") from None
+    if path.suffix.lower() != ".csv" or path.parent.name == "meta":
+        return {path: read_text(path)}
+    return _sensor_texts(path.parent)  # one CSV of an export folder: read the whole folder
+
+
+def read_series(path: Path, text: str) -> tuple[Series | None, list[str]]:
+    """One sensor CSV (None for a phyphox table that is not a motion sensor's)."""
+    delimiter = _separator(text.splitlines()[0])
+    names = header_fields(text.splitlines()[0], delimiter)
+    known = AXIS_X.get(names[1].lower()) if len(names) > 1 else None
+    if known is None:
+        return None, []
+    channel, factor = known
+    label = names[1][: names[1].lower().index(" x (")]
+    for index, axis in enumerate("yz", start=2):
+        got = names[index] if index < len(names) else "(missing)"
+        if not got.lower().startswith(f"{label} {axis} (".lower()):
+            raise fail(path, 1, f"column {index + 1} is {got!r}, expected '{label} {axis} (..)'")
+    if delimiter != ",":  # tab or semicolon exports may use a decimal comma
+        text = text.replace(",", ".")
+    table = read_table(path, text, [Column(i, names[i]) for i in range(4)], delimiter=delimiter)
+    series = Series(
+        channel=channel,
+        path=path,
+        t_ns=np.rint(table.columns[0] * 1e9).astype(np.int64),
+        values=np.column_stack(table.columns[1:]) * factor,
+        lines=table.lines,
+    )
+    return series, table.warnings
+
+
+def _start(text: str) -> datetime | None:
+    """System time of the START event in meta/time.csv (None when absent or unreadable)."""
+    for line in text.splitlines():
+        if START.match(line):
+            delimiter = line[len('"START"') if line.startswith('"') else len("START")]
+            fields = header_fields(line, delimiter)
+            try:
+                seconds = float(fields[2].replace(",", ".") if delimiter != "," else fields[2])
+            except (IndexError, ValueError):
+                return None
+            return datetime.fromtimestamp(seconds, UNIX_EPOCH.tzinfo)
+    return None
+
+
+def write(
+    target: Path,
+    blocks: Sequence[SampleBlock],
+    *,
+    separator: str = ",",
+    decimal_comma: bool = False,
+    start: datetime | None = None,
+) -> Path:
+    """Write an export as phyphox does: a folder, or a zip when `target` ends in `.zip`.
+
+    Times are seconds from the first sample of the first block (the experiment clock).
+    """
+    if decimal_comma and separator == ",":
+        raise ValueError("a decimal comma needs a tab or semicolon separator")
+    t0 = int(blocks[0].t_ns[0])
+    files: dict[str, str] = {}
+
+    def number(value: float) -> str:
+        text = f"{value:.9E}"
+        return text.replace(".", ",") if decimal_comma else text
+
+    for block in blocks:
+        t_s = (block.t_ns - t0) / 1e9
+        for channel in block.channels:
+            values = getattr(block, channel)
+            header = [TIME, *(f"{LABEL_OF[channel]} {a} ({UNIT_OF[channel]})" for a in "xyz")]
+            lines = [separator.join(f'"{h}"' for h in header)]
+            lines += [
+                separator.join(number(v) for v in (t, *xyz))
+                for t, xyz in zip(t_s.tolist(), values.tolist(), strict=True)
+            ]
+            files[FILE_OF[channel]] = "\n".join(lines) + "\n"
+    if start is not None:
+        header = separator.join(
+            f'"{h}"' for h in ("event", "experiment time", "system time", "system time text")
+        )
+        row = separator.join(
+            ['"START"', number(0.0), number(start.timestamp()), f'"{start.isoformat()}"']
+        )
+        files["meta/time.csv"] = f"{header}\n{row}\n"
+    if target.suffix.lower() == ".zip":
+        with zipfile.ZipFile(target, "w") as archive:
+            for name, text in files.items():
+                archive.writestr(str(PurePosixPath(name)), text)
+    else:
+        for name, text in files.items():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            (target / name).write_text(text, encoding="utf-8")
+    return target

@@ -1,0 +1,36 @@
+"""The real MetaBase exports in ../shared/data/metabase-examples (not copied: no licence)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import SHARED
+
+from monitor.analysis.pipeline import AnalysisPipeline
+from monitor.sources.inputs import open_input
+
+EXAMPLES = SHARED / "data" / "metabase-examples"
+FILES = sorted(EXAMPLES.glob("*.csv")) if EXAMPLES.is_dir() else []
+
+pytestmark = pytest.mark.skipif(not FILES, reason="../shared/data/metabase-examples not present")
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name.split("_")[0] + p.name[-30:-18])
+def test_every_example_file_loads_with_its_partner_and_analyses(path: Path) -> None:
+    loaded = open_input(path)
+    meta = loaded.metadata
+    assert len(meta.files) == 2 and path in meta.files
+    assert meta.channel_rates_hz == {"acc": 12.5, "gyro": 25.0}
+    assert meta.device_address == "C4:27:32:BE:25:5C"
+    assert meta.start is not None and meta.start.year == 2019
+    (block,) = loaded.blocks
+    assert block.channels == ("acc", "gyro")
+    assert meta.rates_hz["metabase"] == pytest.approx(25.0, rel=0.01)
+    # a wrist at rest or lifting: about 1 g, never the 9.8x of a unit mix-up
+    gravity = abs(block.acc).max()
+    assert 5 < gravity < 40
+    pipeline = AnalysisPipeline("generic")
+    pipeline.process(block)
+    summary = pipeline.summary()
+    assert summary.duration_s == pytest.approx((block.t_ns[-1] - block.t_ns[0]) / 1e9, abs=0.1)
