@@ -12,8 +12,6 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
-
 from monitor import __version__
 from monitor.analysis.exercises import Prescription, get_exercise, prescription_for
 from monitor.analysis.pipeline import AnalysisPipeline
@@ -35,7 +33,6 @@ from monitor.session.summary import (
 from monitor.sources.inputs import open_input
 
 TRACE_POINTS = 1500  # angle samples kept for the chart
-MIN_TRACE_STEP_S = 0.1
 
 
 def resolve_prescription(
@@ -63,27 +60,13 @@ def resolve_prescription(
 
 
 def analyse_with_trace(pipeline: AnalysisPipeline, block: SampleBlock) -> AngleTrace | None:
-    """Run the pipeline over `block` in short time slices and keep its angle after each.
-
-    The pipeline gives the same result for any chunking, so slicing costs nothing in accuracy;
-    its angle after each slice is the chart's trace (no second angle computation here).
-    """
-    if len(block) == 0:
+    """Run the pipeline over the whole block; its measured angles, decimated, are the chart's
+    trace (no second angle computation here)."""
+    pipeline.process(block)
+    t_ns, angle = pipeline.last_angles
+    if len(t_ns) == 0:
         return None
-    t_s = (block.t_ns - block.t_ns[0]) / 1e9
-    step = max(MIN_TRACE_STEP_S, float(t_s[-1]) / TRACE_POINTS)
-    edges = np.searchsorted(t_s, np.arange(step, t_s[-1] + step, step))
-    times, angles = [], []
-    start = 0
-    for stop in [*np.unique(edges).tolist(), len(block)]:
-        if stop <= start:
-            continue
-        pipeline.process(block.slice(start, stop))
-        if pipeline.calibration is not None and pipeline.t0_ns is not None:
-            times.append((int(block.t_ns[stop - 1]) - pipeline.t0_ns) / 1e9)
-            angles.append(pipeline.angle_deg)
-        start = stop
-    return decimate_trace(times, angles, max_points=TRACE_POINTS) if times else None
+    return decimate_trace((t_ns - block.t_ns[0]) / 1e9, angle, max_points=TRACE_POINTS)
 
 
 def summarize_file(
