@@ -64,6 +64,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--disconnect", action="append", default=[], metavar="AT:DUR", help="link lost (s)"
     )
+    parser.add_argument(
+        "--slip",
+        action="append",
+        default=[],
+        metavar="AT:ROLL,PITCH,YAW",
+        help="the sensor slips on the segment at AT s by this turn (degrees, sensor frame)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument(
         "--start",
@@ -92,6 +99,15 @@ def _disconnect(text: str) -> dict[str, float]:
         return {"at_s": float(at), "duration_s": float(duration)}
     except ValueError:
         raise MonitorError(f"--disconnect {text!r}: expected AT:DURATION in seconds") from None
+
+
+def _slip(text: str) -> dict[str, object]:
+    at, _, turn = text.partition(":")
+    try:
+        at_s = float(at)
+    except ValueError:
+        raise MonitorError(f"--slip {text!r}: expected AT:ROLL,PITCH,YAW") from None
+    return {"at_s": at_s, "rotation_deg": _floats(turn, 3, "--slip")}
 
 
 def _variation(text: str) -> RepVariation:
@@ -137,6 +153,8 @@ def build_script(args: argparse.Namespace) -> MotionScript:
             link["drop_burst"] = _floats(parts[1], 1, "--drop")[0]
     if args.disconnect:
         link["disconnects"] = [_disconnect(text) for text in args.disconnect]
+    if args.slip:
+        data["slips"] = [_slip(text) for text in args.slip]
     dose = {
         "sets": args.sets,
         "reps": args.reps,

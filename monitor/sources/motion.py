@@ -19,6 +19,7 @@ to the truth angle. All arrays are computed vectorised over the whole session.
 
 from __future__ import annotations
 
+import itertools
 import json
 import tomllib
 from dataclasses import dataclass
@@ -243,6 +244,14 @@ class Link(_Model):
     clock_drift_ppm: float = Field(25.0, description="sensor clock fast by this much")
 
 
+class Slip(_Model):
+    """The strap slips: the sensor turns on the segment by a rotation in its own frame."""
+
+    at_s: float = Field(ge=0)
+    rotation_deg: Vec3 = Field(description="roll, pitch, yaw of the turn (xyz, sensor frame)")
+    duration_s: float = Field(0.4, gt=0)
+
+
 class MotionScript(_Model):
     """A simulated session: exercise, dose, mounting, sensor errors and link faults."""
 
@@ -258,6 +267,7 @@ class MotionScript(_Model):
     lead_in_s: float = Field(4.0, ge=0, description="still neutral pose first (calibration)")
     lead_out_s: float = Field(2.0, ge=0)
     segments: list[Segment] = Field(default_factory=lambda: [RepsSegment()])
+    slips: list[Slip] = Field(default_factory=list, description="in time order, not overlapping")
     noise: Noise = Field(default_factory=Noise)
     link: Link = Field(default_factory=Link)
     magnetometer: bool = Field(
@@ -268,6 +278,16 @@ class MotionScript(_Model):
     @classmethod
     def _known_exercise(cls, value: str) -> str:
         return exercise_kind(value)[0]
+
+    @field_validator("slips")
+    @classmethod
+    def _slips_one_at_a_time(cls, slips: list[Slip]) -> list[Slip]:
+        for before, after in itertools.pairwise(slips):
+            if after.at_s < before.at_s + before.duration_s:
+                raise ValueError(
+                    f"slip at {after.at_s} s starts before the one at {before.at_s} s ends"
+                )
+        return slips
 
     @field_validator("axis")
     @classmethod
@@ -598,14 +618,32 @@ class MotionPlan:
         )
         lever = self.lever
         linear = np.cross(alpha, lever) + np.cross(omega, np.cross(omega, lever))
-        to_sensor = self.mounting.inv()
+        to_sensor, slip_rate = self._mounting_at(t_s)
         specific_force = linear + world_to_segment(np.array([0.0, 0.0, GRAVITY]))
         return SampleBlock(
             t_ns=np.round(t_s * 1e9).astype(np.int64),
             acc=to_sensor.apply(specific_force),
-            gyro=to_sensor.apply(omega),
+            gyro=to_sensor.apply(omega) + slip_rate,
             mag=to_sensor.apply(world_to_segment(EARTH_FIELD_UT)),
         )
+
+    def _mounting_at(self, t_s: FloatArray) -> tuple[Rotation, FloatArray]:
+        """Segment -> sensor rotation at `t_s`, and the sensor's turn rate on the segment.
+
+        Each slip is a minimum-jerk turn about a fixed axis of the sensor; slips do not
+        overlap, so the one under way is the last factor and its rate is already in the
+        sensor frame.
+        """
+        mounting, rate = self.mounting, np.zeros((t_s.size, 3))
+        for slip in self.script.slips:
+            turn = Rotation.from_euler("xyz", slip.rotation_deg, degrees=True).as_rotvec()
+            track = _Track()
+            track.stay(slip.at_s, (0, 0, 0))
+            track.move(slip.duration_s, 1.0, (0, 0, 0))
+            done, speed, _, _ = track.evaluate(t_s)
+            mounting = mounting * Rotation.from_rotvec(done[:, None] * turn)
+            rate += speed[:, None] * turn
+        return mounting.inv(), rate
 
     def measured(self, ideal: SampleBlock, stream: int = 0) -> SampleBlock:
         """`ideal` plus the scripted bias and white noise (own random stream per `stream`)."""

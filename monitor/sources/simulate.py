@@ -379,6 +379,9 @@ def write_truth_csv(session: SimulatedSession, path: Path) -> None:
             f"{session.sensor_t0_ns} ns, host {session.host_t0_ns} ns\n"
             f"# reps: {json.dumps(reps, separators=(',', ':'))}\n"
         )
+        if session.script.slips:  # only then, so the usual files keep three comment lines
+            slips = [slip.model_dump() for slip in session.script.slips]
+            handle.write(f"# slips: {json.dumps(slips, separators=(',', ':'))}\n")
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(["t_s", "angle_deg", "phase", "set", "rep"])
         writer.writerows(

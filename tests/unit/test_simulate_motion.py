@@ -21,6 +21,7 @@ from monitor.sources.motion import (
     Phase,
     RepsSegment,
     RepVariation,
+    Slip,
     synthesize,
 )
 
@@ -176,3 +177,23 @@ def test_the_documented_example_script_runs(tmp_path: Path) -> None:
     truth = synthesize(script, 52, seed=0).truth
     labels = [r.label for r in truth.reps]
     assert len(labels) == 10 and {"overdone", "too_fast", "hold_released_early"} <= set(labels)
+
+
+def test_a_slip_turns_the_sensor_on_the_segment_and_the_gyro_sees_it() -> None:
+    slip = Slip(at_s=2.0, rotation_deg=(0, 25, 0), duration_s=0.5)
+    script = MotionScript(
+        noise=QUIET, lead_in_s=4, segments=[RepsSegment(reps=1)], mounting_deg=(10, 0, 30)
+    )
+    plain = synthesize(script, 200, seed=1)
+    slipped = synthesize(script.model_copy(update={"slips": [slip]}), 200, seed=1)
+    np.testing.assert_array_equal(plain.truth.angle_deg, slipped.truth.angle_deg)
+    before, after = int(1.5 * 200), int(3.0 * 200)  # still lead-in on both sides of the slip
+    np.testing.assert_allclose(slipped.clean.acc[before], plain.clean.acc[before], atol=1e-12)
+    turned = Rotation.from_euler("xyz", (0, 25, 0), degrees=True)
+    np.testing.assert_allclose(
+        slipped.clean.acc[after], turned.inv().apply(plain.clean.acc[after]), atol=1e-9
+    )
+    turn = cumulative_trapezoid(slipped.clean.gyro[before : after + 1], dx=1 / 200, axis=0)[-1]
+    np.testing.assert_allclose(np.degrees(turn), [0, 25, 0], atol=0.05)
+    with pytest.raises(ValueError, match="starts before"):
+        MotionScript(slips=[slip, Slip(at_s=2.2, rotation_deg=(5, 0, 0))])

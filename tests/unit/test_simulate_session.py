@@ -223,3 +223,8 @@ def test_cli_refuses_to_overwrite_and_explains_bad_flags(
     )
     assert main([*base, "--force", "--disconnect", "10"], monkeypatch) == 2
     assert "expected AT:DURATION" in capsys.readouterr().err
+    assert main([*base, "--force", "--slip", "3:0,20"], monkeypatch) == 2
+    assert "--slip '0,20': expected 3" in capsys.readouterr().err
+    assert main([*base, "--force", "--slip", "3:0,20,0"], monkeypatch) == 0
+    slips = (tmp_path / "s.csv.truth.csv").read_text().splitlines()[3]
+    assert slips == '# slips: [{"at_s":3.0,"rotation_deg":[0.0,20.0,0.0],"duration_s":0.4}]'
