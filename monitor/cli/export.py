@@ -29,6 +29,7 @@ from monitor.session.summary import (
     data_gaps,
     decimate_trace,
     from_analyses,
+    program_ref,
 )
 from monitor.sources.inputs import open_input
 
@@ -52,11 +53,7 @@ def resolve_prescription(
     prescriptions = loaded.prescriptions()
     if not 1 <= item <= len(prescriptions):
         raise InputFileError(f"{program}: --item {item}: expected 1..{len(prescriptions)}")
-    # The program's frequency, once programs carry one (`sessions_per_week`).
-    per_week = getattr(loaded, "sessions_per_week", None)
-    return prescriptions[item - 1], ProgramRef(
-        id=program.stem, name=loaded.name, sessions_per_week=per_week
-    )
+    return prescriptions[item - 1], program_ref(loaded, program.stem)
 
 
 def analyse_with_trace(pipeline: AnalysisPipeline, block: SampleBlock) -> AngleTrace | None:

@@ -24,6 +24,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from monitor.analysis.exercises import Dose, Limits
 from monitor.analysis.exercises import Prescription as AnalysisPrescription
+from monitor.analysis.programs import Program
 from monitor.analysis.results import AnalysisSummary
 from monitor.analysis.results import Calibration as AnalysisCalibration
 from monitor.core.events import Event, EventKind
@@ -275,6 +276,13 @@ def prescription_from(
         limit_deg=limit,
         max_speed_dps=limits.max_speed_dps,
     )
+
+
+def program_ref(program: Program, program_id: str) -> ProgramRef:
+    """The summary's reference to a program. Its prescribed frequency (`sessions_per_week`)
+    drives the weekly adherence and the maintenance nudge; programs without one get neither."""
+    per_week = getattr(program, "sessions_per_week", None)  # optional in program files
+    return ProgramRef(id=program_id, name=program.name, sessions_per_week=per_week)
 
 
 def calibration_from(calibration: AnalysisCalibration) -> Calibration:

@@ -18,6 +18,7 @@ from monitor.sources.motion import Disconnect, Link, MotionScript, RepsSegment, 
 from monitor.sources.simulate import simulate, write_recording, write_samples_csv
 
 START = datetime(2026, 11, 20, 7, 30, tzinfo=UTC)
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -131,3 +132,19 @@ def test_a_csv_without_gyroscope_is_refused_plainly(tmp_path, capsys):
     assert main(["export", str(path), "--format", "json", "-o", str(tmp_path / "o.json")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("monitor: error: ") and "acc_only.csv" in err and "Traceback" not in err
+
+
+def test_program_item_prescription_and_percent_limit(recording, tmp_path):
+    program = REPO_ROOT / "monitor" / "analysis" / "data" / "programs" / "low_back_starter.toml"
+    summary = export_json(
+        [str(recording), "--program", str(program), "--item", "2", "--no-history"],
+        tmp_path / "s.json",
+    )
+    assert summary.session.program.id == "low_back_starter"
+    assert summary.session.program.name == "Low-back starter program"
+    (exercise,) = summary.exercises
+    wanted = exercise.prescription
+    assert (wanted.reps, wanted.hold_s) == (5, 20.0)
+    # rom_limit_pct = 15: 15% over the range measured at calibration.
+    assert wanted.limit_deg == pytest.approx(summary.calibration.range_deg * 1.15, abs=0.01)
+    assert exercise.adherence.holds_done == 0  # 6 s holds fall short of 20 s
