@@ -12,7 +12,7 @@ from typing import Any
 from monitor.core import NotificationBatch
 from monitor.errors import MonitorError
 from monitor.profiles.decoder import ProfileDecoder
-from monitor.profiles.loader import get_profile, load_profile, load_profiles
+from monitor.profiles.loader import get_profile, load_profile, profile_files
 from monitor.profiles.schema import schema_text
 
 
@@ -75,21 +75,21 @@ def _print_json(value: Any) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    profiles = load_profiles()
-    rows = [
-        {
-            "id": p.id,
-            "name": p.name,
-            "vendor": p.vendor,
-            "streams": [s.name for s in p.streams],
+    rows: dict[str, dict[str, Any]] = {}
+    for path in profile_files():  # user files come last and replace bundled ones by id
+        profile = load_profile(path)
+        rows[profile.id] = {
+            "id": profile.id,
+            "name": profile.name,
+            "vendor": profile.vendor,
+            "streams": [s.name for s in profile.streams],
+            "file": str(path),
         }
-        for p in profiles.values()
-    ]
     if args.json:
-        _print_json(rows)
+        _print_json(list(rows.values()))
         return 0
-    width = max((len(r["id"]) for r in rows), default=2)
-    for row in rows:
+    width = max((len(r) for r in rows), default=2)
+    for row in rows.values():
         print(f"{row['id']:<{width}}  {row['name']}  [{', '.join(row['streams'])}]")
     return 0
 

@@ -22,8 +22,9 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 def test_list_json_names_every_bundled_profile(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "profiles", "list", "--json")
     assert code == 0
-    ids = {row["id"] for row in json.loads(out)}
-    assert {"nordic_thingy52", "arduino_nano33_ble_sense"} <= ids
+    rows = {row["id"]: row for row in json.loads(out)}
+    assert {"nordic_thingy52", "arduino_nano33_ble_sense", "polar_h10", "metamotion_s"} <= set(rows)
+    assert rows["polar_h10"]["file"].endswith("polar_h10.toml")
 
 
 def test_show_prints_rendered_start_sequence(capsys: pytest.CaptureFixture[str]) -> None:
