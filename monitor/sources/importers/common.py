@@ -94,38 +94,46 @@ def read_table(
     A last line without its newline that does not parse (a file cut off mid-write) is dropped
     with a warning instead of failing the whole file.
     """
-    lines = text.splitlines()
-    numbers = [n for n in range(header_lines + 1, len(lines) + 1) if lines[n - 1].strip()]
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    offset = 0
+    for _ in range(header_lines):
+        offset = text.find("\n", offset) + 1 or len(text)
+    body = text[offset:]
     warnings: list[str] = []
-    torn = bool(numbers) and not text.endswith(("\n", "\r"))
-    if torn and _bad_row(lines[numbers[-1] - 1], columns, delimiter) is not None:
-        warnings.append(f"{path}: line {numbers[-1]}: cut off mid-line (torn write), dropped")
-        numbers.pop()
-    if not numbers:
+    if body.strip() and not body.endswith("\n"):
+        cut = body.rfind("\n") + 1
+        if _bad_row(body[cut:], columns, delimiter) is not None:
+            line = header_lines + body.count("\n", 0, cut) + 1
+            warnings.append(f"{path}: line {line}: cut off mid-line (torn write), dropped")
+            body = body[:cut]
+    if not body.strip():
         raise InputFileError(f"{path}: header only, no data rows")
-    body = "\n".join(lines[n - 1] for n in numbers)
-    parsed = []
-    for column in columns:
-        try:
-            values = np.loadtxt(
-                io.StringIO(body),
-                delimiter=delimiter,
-                usecols=column.index,
-                dtype=column.dtype,
-                ndmin=1,
-                quotechar='"',
-            )
-        except ValueError:
-            for number in numbers:
-                problem = _bad_row(lines[number - 1], columns, delimiter)
-                if problem:
-                    raise fail(path, number, problem) from None
-            raise InputFileError(f"{path}: column {column.name!r} is not numeric") from None
+    dtype = np.dtype([(f"c{i}", c.dtype) for i, c in enumerate(columns)])
+    try:
+        rows = np.loadtxt(
+            io.StringIO(body),
+            delimiter=delimiter,
+            usecols=[c.index for c in columns],
+            dtype=dtype,
+            ndmin=1,
+            quotechar='"',
+        )
+    except ValueError:
+        for number, line in enumerate(body.split("\n"), start=header_lines + 1):
+            if line.strip() and (problem := _bad_row(line, columns, delimiter)):
+                raise fail(path, number, problem) from None
+        raise InputFileError(f"{path}: not a numeric table") from None
+    numbers = np.arange(header_lines + 1, header_lines + 1 + len(rows))
+    if len(rows) != body.count("\n") + (not body.endswith("\n")):  # blank lines skipped
+        numbers = np.asarray(
+            [n for n, line in enumerate(body.split("\n"), header_lines + 1) if line.strip()]
+        )
+    parsed = [rows[f"c{i}"] for i in range(len(columns))]
+    for column, values in zip(columns, parsed, strict=True):
         if values.dtype.kind == "f" and not np.isfinite(values).all():
             row = int(np.flatnonzero(~np.isfinite(values))[0])
-            raise fail(path, numbers[row], f"{column.name} is not a finite number")
-        parsed.append(values)
-    return Table(lines=np.asarray(numbers), columns=parsed, warnings=warnings)
+            raise fail(path, int(numbers[row]), f"{column.name} is not a finite number")
+    return Table(lines=numbers, columns=parsed, warnings=warnings)
 
 
 def _bad_row(line: str, columns: Sequence[Column], delimiter: str) -> str | None:
