@@ -5,8 +5,9 @@ from __future__ import annotations
 import tomllib
 
 import numpy as np
+import pytest
 
-from monitor.core import EventKind, NotificationBatch, SampleBlock
+from monitor.core import EventKind, Notification, NotificationBatch, SampleBlock
 from monitor.profiles.decoder import ProfileDecoder
 from monitor.profiles.loader import bundled_profiles_dir, get_profile, parse_profile
 
@@ -90,3 +91,52 @@ def test_settings_and_sequences_follow_overrides() -> None:
     assert decoder.rate_hz() == 100.0
     assert decoder.start_steps()[0].data == bytes.fromhex("e803f401f401640001")
     assert decoder.stop_steps()[0].action == "disable_notify"
+
+
+@pytest.mark.parametrize("profile_id", ["metamotion_r", "witmotion_wt901ble", "nordic_thingy52"])
+def test_any_batching_gives_the_same_samples_and_events(profile_id: str) -> None:
+    rng = np.random.default_rng(3)
+    encoder = ProfileDecoder(get_profile(profile_id))
+    notifications = encoder.encode(steady_block(600, encoder.rate_hz()))
+    jitter = np.maximum.accumulate(rng.integers(0, 30_000_000, len(notifications)))
+    notifications = [
+        Notification(n.characteristic, n.data, n.host_t_ns + int(j) + i)
+        for i, (n, j) in enumerate(zip(notifications, jitter, strict=True))
+    ]
+    del notifications[200:230]  # a lost stretch
+
+    def run(cuts: list[int]) -> tuple[dict[str, np.ndarray], list]:
+        decoder = ProfileDecoder(get_profile(profile_id))
+        results = [
+            decoder.feed(
+                NotificationBatch.from_payloads(
+                    notifications[0].characteristic,
+                    [n.data for n in notifications[a:b]],
+                    [n.host_t_ns for n in notifications[a:b]],
+                )
+            )
+            for a, b in zip([0, *cuts], [*cuts, len(notifications)], strict=True)
+        ]
+        blocks = [b for r in results for b in r.blocks]
+        merged = {
+            c: np.concatenate(
+                [
+                    np.column_stack([b.t_ns, getattr(b, c)])
+                    for b in blocks
+                    if getattr(b, c) is not None
+                ]
+            )
+            for c in ("acc", "gyro")
+        }
+        return merged, [e.to_json() for r in results for e in r.events]
+
+    whole, whole_events = run([])
+    assert [e["kind"] for e in whole_events] == ["gap"] * len(whole_events) and whole_events
+    for seed in range(3):
+        cuts = sorted(
+            np.random.default_rng(seed).choice(np.arange(1, len(notifications)), 15, replace=False)
+        )
+        parts, events = run([int(c) for c in cuts])
+        for channel in whole:
+            np.testing.assert_array_equal(parts[channel], whole[channel])
+        assert events == whole_events
