@@ -1,8 +1,9 @@
-"""`monitor live`: stream from one or two sensors, count and warn, record; headless for now.
+"""`monitor live`: stream from one or two sensors, count and warn, record.
 
-The Textual TUI is not wired in yet, so every run is headless: events print as lines (or JSON
-lines with --json). Ctrl-C ends the session cleanly: the sensors' stop sequences run and the
-recording is closed.
+By default the session is on screen (the Textual TUI; without --device it first scans and lets
+you pick a sensor). With --no-tui or --json it is headless: events print as lines (or JSON
+lines). Ctrl-C (or q on screen) ends the session cleanly: the sensors' stop sequences run and
+the recording is closed.
 """
 
 from __future__ import annotations
@@ -36,9 +37,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--device",
         action="append",
-        required=True,
+        default=[],
         metavar="ADDR|NAME",
-        help="sensor address or advertised name; give twice for two sensors",
+        help="sensor address or advertised name; give twice for two sensors (on screen, "
+        "leave it out to pick one from a scan)",
     )
     parser.add_argument(
         "--profile",
@@ -61,6 +63,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--no-tui", action="store_true", help="headless: print events as lines")
     parser.add_argument("--json", action="store_true", help="headless output as JSON lines")
+    parser.add_argument("--voice", action="store_true", help="screen: speak the cues")
+    parser.add_argument("--mute", action="store_true", help="screen: no audible cues")
     parser.set_defaults(func=run)
 
 
@@ -76,15 +80,35 @@ def run(args: argparse.Namespace) -> int:
             raise MonitorError(f"give --{option} once per --device (or not at all)")
     exercise = load_program(args.program) if args.program else args.exercise
     policy = LinkPolicy(give_up_after_s=args.give_up_after)
+    if not (args.no_tui or args.json):
+        return _run_screen(args, exercise, policy)
+    if not args.device:
+        raise MonitorError("give --device ADDR|NAME (or leave out --no-tui to pick one on screen)")
     printer = _Printer(args.json)
     return asyncio.run(_run(args, exercise, policy, printer))
 
 
-async def _run(
-    args: argparse.Namespace, exercise: Any, policy: LinkPolicy, printer: _Printer
-) -> int:
+def _run_screen(args: argparse.Namespace, exercise: Any, policy: LinkPolicy) -> int:
+    """The live session screen; a sensor picked on screen when no --device is given."""
+    from monitor.tui.adapt import analysis_messages
+    from monitor.tui.app import MonitorApp, run_session
+    from monitor.tui.live_feed import BleScanner, open_live
+
+    if not args.device:
+        scanner = BleScanner(target=exercise, record=args.record, policy=policy)
+        MonitorApp(
+            translate=analysis_messages, scanner=scanner, voice=args.voice, muted=args.mute
+        ).run()
+        return 0
+    requests = asyncio.run(_requests(args, policy))
+    feed = open_live(requests, target=exercise, record=args.record, policy=policy)
+    return run_session(feed, voice=args.voice, muted=args.mute)
+
+
+async def _requests(args: argparse.Namespace, policy: LinkPolicy) -> list[Any]:
+    """A SensorRequest per --device, its profile given or recognised from the advertisement."""
     from monitor.profiles.loader import get_profile
-    from monitor.sources.live import LiveSession, SensorRequest
+    from monitor.sources.live import SensorRequest
 
     requests = []
     for index, device in enumerate(args.device):
@@ -96,6 +120,15 @@ async def _run(
         default_name = ("back", "thigh")[index] if len(args.device) > 1 else profile.stream().name
         name = args.name[index] if args.name else default_name
         requests.append(SensorRequest(device, profile, name))
+    return requests
+
+
+async def _run(
+    args: argparse.Namespace, exercise: Any, policy: LinkPolicy, printer: _Printer
+) -> int:
+    from monitor.sources.live import LiveSession
+
+    requests = await _requests(args, policy)
     session = LiveSession(
         requests,
         exercise=exercise,

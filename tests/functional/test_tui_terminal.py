@@ -65,3 +65,18 @@ def test_a_bad_file_is_one_line_not_a_traceback(tmp_path) -> None:  # type: igno
     text = terminal.text().replace("\n", "")
     assert code == 2
     assert "monitor: error:" in text and "broken.mrec" in text and "Traceback" not in text
+
+
+def test_monitor_live_without_bluetooth_says_so_on_the_pick_screen(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    terminal = Terminal(
+        [sys.executable, "-m", "monitor", "live", "--mute"],
+        env={"DBUS_SYSTEM_BUS_ADDRESS": f"unix:path={tmp_path}/no-bus"},
+    )
+    try:
+        screen = terminal.wait_for(lambda text: "press r to scan again" in text, timeout=60)
+        assert "cannot scan for Bluetooth devices" in screen.replace("\n", " ")
+        assert "signal" in screen and "profile" in screen  # the scan table
+        terminal.send("q")
+    finally:
+        code = terminal.close()
+    assert code == 0

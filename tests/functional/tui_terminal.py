@@ -17,15 +17,33 @@ import pyte
 class Terminal:
     """A command running on a `columns` x `lines` pseudo-terminal."""
 
-    def __init__(self, argv: Sequence[str], *, columns: int = 80, lines: int = 24) -> None:
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        columns: int = 80,
+        lines: int = 24,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.screen = pyte.Screen(columns, lines)
         self.stream = pyte.ByteStream(self.screen)
         master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", lines, columns, 0, 0))
-        env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(columns), "LINES": str(lines)}
-        env.pop("TEXTUAL", None)
+        environment = {
+            **os.environ,
+            **(env or {}),
+            "TERM": "xterm-256color",
+            "COLUMNS": str(columns),
+            "LINES": str(lines),
+        }
+        environment.pop("TEXTUAL", None)
         self.process = subprocess.Popen(
-            list(argv), stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True
+            list(argv),
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=environment,
+            start_new_session=True,
         )
         os.close(slave)
         self.master = master

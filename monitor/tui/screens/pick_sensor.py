@@ -11,6 +11,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from monitor.errors import MonitorError
 from monitor.tui.feed import Scanner, ScanRow, SessionFeed
 
 
@@ -49,7 +50,12 @@ class PickSensorScreen(Screen[None]):
     @work(exclusive=True, group="scan")
     async def scan_forever(self) -> None:
         while True:
-            self.show(await self.scanner.scan())
+            try:
+                found = await self.scanner.scan()
+            except MonitorError as error:  # no adapter, Bluetooth off: say so, keep the screen
+                self.query_one("#scan-title", Static).update(f"{error}; press r to scan again")
+                return
+            self.show(found)
 
     def show(self, found: list[ScanRow]) -> None:
         table = self.query_one(DataTable)
@@ -74,5 +80,10 @@ class PickSensorScreen(Screen[None]):
         if not self.rows:
             return
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        try:
+            feed = self.scanner.open(self.rows[str(key)])
+        except MonitorError as error:
+            self.notify(str(error), severity="error")
+            return
         self.workers.cancel_group(self, "scan")
-        self.open_live(self.scanner.open(self.rows[str(key)]))
+        self.open_live(feed)
