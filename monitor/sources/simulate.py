@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import numpy as np
 from numpy.typing import NDArray
@@ -33,7 +32,6 @@ from monitor.errors import MonitorError
 from monitor.profiles.decoder import ProfileDecoder
 from monitor.profiles.loader import get_profile, load_profile, profile_files
 from monitor.profiles.model import Profile
-from monitor.session import recording
 from monitor.session.recording import RecordingHeader, RecordingWriter, StreamInfo
 from monitor.sources.motion import Link, MotionPlan, MotionScript, MotionTruth, Phase, plan_motion
 from monitor.sources.stream import stream_channels
@@ -333,13 +331,7 @@ def write_recording(session: SimulatedSession, path: Path, *, overwrite: bool = 
             )
         ],
     )
-    # The writer stamps channel definitions with the wall clock; pin it to the session start
-    # so the same seed gives the same bytes (workaround until the writer takes the entry time).
-    pinned = mock.patch.object(recording, "_now_ns", lambda: session.host_t0_ns)
-    with (
-        pinned,
-        RecordingWriter(path, header, flush_interval_s=None, exclusive=not overwrite) as writer,
-    ):
+    with RecordingWriter(path, header, flush_interval_s=None, exclusive=not overwrite) as writer:
         for entry in session.entries():
             if isinstance(entry, Event):
                 writer.write_event(entry, entry.t_ns)
