@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from import_support import REPS, channel, motion
 from scipy.spatial.transform import Rotation
 
@@ -95,3 +97,33 @@ def test_other_inputs_pass_through(tmp_path: Path) -> None:
     assert open_input(csv).metadata.kind == "csv"
     with pytest.raises(InputFileError, match="is a directory"):
         open_input(tmp_path)
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(data=st.data())
+def test_any_cut_or_corruption_is_a_load_or_one_line_error(
+    exports: dict[str, Path], data: st.DataObject
+) -> None:
+    name = data.draw(st.sampled_from(["metabase", "polar-sensor-logger"]))
+    path = exports[name]
+    original = path.read_bytes()
+    cut = data.draw(st.integers(0, len(original)))
+    flip = data.draw(st.integers(0, max(cut - 1, 0)))
+    damaged = bytearray(original[:cut])
+    if damaged and data.draw(st.booleans()):
+        damaged[flip] = data.draw(st.sampled_from(b"x;,\n\xff-"))
+    path.write_bytes(bytes(damaged))
+    try:
+        try:
+            loaded = open_input(path)
+        except InputFileError as error:
+            assert "\n" not in str(error) and path.name in str(error)
+        else:
+            assert len(loaded.blocks[0]) >= 2
+    finally:
+        path.write_bytes(original)

@@ -305,7 +305,8 @@ def on_one_clock(
             f"({(end - start) / 1e9:.1f} s) were left out"
         )
     if len(t_ns) < 2:
-        raise InputFileError(f"{reference.path}: fewer than two samples where all sensors overlap")
+        files = ", ".join(str(s.path) for s in series.values())
+        raise InputFileError(f"{files}: fewer than two samples where all sensors overlap")
     if "gyro" not in channels:
         channels["gyro"] = tilt_rate_from_acc(t_ns, channels["acc"])
         notice = NO_GYRO_NOTICE.format(source=reference.path.name)
