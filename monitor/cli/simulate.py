@@ -60,6 +60,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--mounting", help="'random' or ROLL,PITCH,YAW degrees (sensor on segment)")
     parser.add_argument("--noise", metavar="ACC,GYRO", help="white noise sd: m/s^2, deg/s")
     parser.add_argument("--bias", metavar="X,Y,Z|random", help="gyro bias (deg/s)")
+    parser.add_argument(
+        "--bias-walk", type=float, metavar="DPS", help="gyro bias random walk (deg/s per sqrt s)"
+    )
     parser.add_argument("--drop", metavar="P[:BURST]", help="packet loss share, mean burst length")
     parser.add_argument(
         "--disconnect", action="append", default=[], metavar="AT:DUR", help="link lost (s)"
@@ -145,6 +148,8 @@ def build_script(args: argparse.Namespace) -> MotionScript:
         noise["gyro_bias_dps"] = (
             "random" if args.bias == "random" else _floats(args.bias, 3, "--bias")
         )
+    if args.bias_walk is not None:
+        noise["gyro_bias_walk_dps"] = args.bias_walk
     link = data.setdefault("link", {})
     if args.drop:
         parts = args.drop.split(":")

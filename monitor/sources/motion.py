@@ -224,6 +224,9 @@ class Noise(_Model):
     mag_ut: float = Field(0.3, ge=0)
     gyro_bias_dps: Vec3 | Literal["random"] = "random"
     gyro_bias_sd_dps: float = Field(0.3, ge=0, description="spread of a random bias per axis")
+    gyro_bias_walk_dps: float = Field(
+        0.0, ge=0, description="bias instability: random walk, deg/s per sqrt(s)"
+    )
     acc_bias_mps2: Vec3 = (0.0, 0.0, 0.0)
 
 
@@ -654,12 +657,15 @@ class MotionPlan:
         def noisy(values: FloatArray | None, sd: float, offset: object) -> FloatArray | None:
             return None if values is None else values + offset + rng.normal(0.0, sd, shape)
 
-        return SampleBlock(
-            t_ns=ideal.t_ns,
-            acc=noisy(ideal.acc, noise.acc_mps2, np.asarray(noise.acc_bias_mps2)),
-            gyro=noisy(ideal.gyro, noise.gyro_rads, self.gyro_bias_rads),
-            mag=noisy(ideal.mag, noise.mag_ut, 0.0),
-        )
+        acc = noisy(ideal.acc, noise.acc_mps2, np.asarray(noise.acc_bias_mps2))
+        gyro = noisy(ideal.gyro, noise.gyro_rads, self.gyro_bias_rads)
+        mag = noisy(ideal.mag, noise.mag_ut, 0.0)
+        if gyro is not None and noise.gyro_bias_walk_dps > 0:
+            # Bias instability: a random walk from the initial bias, sd growing with sqrt(t).
+            dt = np.diff(ideal.t_ns, prepend=ideal.t_ns[:1]) / 1e9
+            steps = rng.normal(0.0, 1.0, shape) * np.sqrt(dt)[:, None]
+            gyro = gyro + np.radians(noise.gyro_bias_walk_dps) * np.cumsum(steps, axis=0)
+        return SampleBlock(t_ns=ideal.t_ns, acc=acc, gyro=gyro, mag=mag)
 
     def truth(self, t_s: FloatArray) -> MotionTruth:
         theta, theta_d, _, piece = self.main.evaluate(t_s)

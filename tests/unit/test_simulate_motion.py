@@ -197,3 +197,17 @@ def test_a_slip_turns_the_sensor_on_the_segment_and_the_gyro_sees_it() -> None:
     np.testing.assert_allclose(np.degrees(turn), [0, 25, 0], atol=0.05)
     with pytest.raises(ValueError, match="starts before"):
         MotionScript(slips=[slip, Slip(at_s=2.2, rotation_deg=(5, 0, 0))])
+
+
+def test_gyro_bias_walks_when_scripted() -> None:
+    steady = Noise(gyro_rads=0, gyro_bias_dps=(0, 0, 0))
+    walking = steady.model_copy(update={"gyro_bias_walk_dps": 0.05})
+    script = MotionScript(noise=walking, segments=[IdleSegment(duration_s=600)])
+    motion = synthesize(script, 50, seed=4)
+    drift = np.degrees(motion.samples.gyro - motion.clean.gyro)
+    assert np.all(drift[0] == 0)
+    # sd after 600 s: 0.05 * sqrt(600) = 1.2 deg/s per axis, reached in small steps
+    assert 0.1 < np.abs(drift[-1]).max() < 6
+    assert np.abs(np.diff(drift, axis=0)).max() < 0.05
+    still = synthesize(script.model_copy(update={"noise": steady}), 50, seed=4)
+    np.testing.assert_array_equal(still.samples.gyro, still.clean.gyro)
