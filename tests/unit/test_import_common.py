@@ -14,7 +14,14 @@ from scipy.spatial.transform import Rotation
 from monitor.analysis.pipeline import AnalysisPipeline
 from monitor.core import GRAVITY
 from monitor.errors import InputFileError
-from monitor.sources.importers import FORMATS, detect, metabase, phyphox, polar_sensor_logger
+from monitor.sources.importers import (
+    FORMATS,
+    detect,
+    input_digest,
+    metabase,
+    phyphox,
+    polar_sensor_logger,
+)
 from monitor.sources.importers.common import tilt_rate_from_acc
 from monitor.sources.inputs import open_input
 
@@ -127,3 +134,12 @@ def test_any_cut_or_corruption_is_a_load_or_one_line_error(
             assert len(loaded.blocks[0]) >= 2
     finally:
         path.write_bytes(original)
+
+
+def test_input_digest_of_an_export_folder(exports: dict[str, Path]) -> None:
+    folder = exports["metabase"].parent
+    first = input_digest(folder)
+    assert first == input_digest(folder) and first != input_digest(exports["metabase"])
+    gyro = next(p for p in folder.iterdir() if "Gyroscope" in p.name)
+    gyro.write_text(gyro.read_text().replace("0.0", "0.1", 1))
+    assert input_digest(folder) != first

@@ -7,11 +7,13 @@ format, for tests and for handing data to those apps' users).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from monitor.errors import InputFileError
+from monitor.session.history import file_digest
 from monitor.sources.importers import metabase, phyphox, polar_sensor_logger
 from monitor.sources.inputs import LoadedInput
 
@@ -44,3 +46,16 @@ def load(path: Path, name: str) -> LoadedInput:
             f"unknown input format {name!r}; use one of {', '.join(FORMATS)}"
         ) from None
     return chosen.load(path)
+
+
+def input_digest(path: Path) -> str:
+    """SHA-256 identifying an input: a file's bytes, or a folder's file names and bytes.
+
+    A folder (an app's export) analysed twice then updates one history session, like a file.
+    """
+    if not path.is_dir():
+        return file_digest(path)
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(f"{file.relative_to(path)}\0{file_digest(file)}\0".encode())
+    return digest.hexdigest()
