@@ -181,7 +181,7 @@ class Series:
         return float(1e9 / np.median(steps)) if steps.size else 0.0
 
 
-def checked_series(series: Series, stream: str) -> tuple[Series, list[Event]]:
+def checked_events(series: Series, stream: str) -> list[Event]:
     """Timestamps must never run backwards; long intervals are reported as GAP events."""
     t_ns = series.t_ns
     if len(t_ns) < 2:
@@ -197,7 +197,7 @@ def checked_series(series: Series, stream: str) -> tuple[Series, list[Event]]:
         )
     if not (steps > 0).any():
         raise InputFileError(f"{series.path}: the time never advances")
-    events = [
+    return [
         replace(
             event,
             stream=stream,
@@ -206,7 +206,6 @@ def checked_series(series: Series, stream: str) -> tuple[Series, list[Event]]:
         )
         for event in _gap_events(t_ns, 1.0 / series.rate_hz)
     ]
-    return series, events
 
 
 def pair_by_prefix(path: Path, pattern: re.Pattern[str], what: str) -> tuple[str, dict[str, Path]]:
@@ -269,9 +268,8 @@ def on_one_clock(
     notices for the user.
     """
     events: list[Event] = []
-    for name in list(series):
-        series[name], found = checked_series(series[name], stream)
-        events.extend(found)
+    for one in series.values():
+        events.extend(checked_events(one, stream))
     motion = [s for c, s in series.items() if c in ("acc", "gyro")]
     reference = max(motion, key=lambda s: s.rate_hz)
     start = max(int(s.t_ns[0]) for s in series.values())
