@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from monitor.core import Event, EventKind, SampleBlock
+from monitor.errors import InputFileError
+from monitor.profiles.errors import ProfileError
 from monitor.session.recording import Recording, read_recording
 from monitor.sources.stream import SensorStream
 
@@ -49,9 +51,12 @@ class Replayer:
     def __init__(self, recording: Recording, *, window_ns: int = DEFAULT_WINDOW_NS) -> None:
         self.recording = recording
         self.window_ns = window_ns
-        self.streams = {
-            info.name: SensorStream.from_stream_info(info) for info in recording.header.streams
-        }
+        try:
+            self.streams = {
+                info.name: SensorStream.from_stream_info(info) for info in recording.header.streams
+            }
+        except ProfileError as error:
+            raise InputFileError(f"{recording.path}: {error}") from None
 
     def steps(self) -> Iterator[ReplayStep]:
         recording = self.recording

@@ -81,3 +81,30 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
         open_input(tmp_path / "nope.mrec")
     with pytest.raises(InputFileError, match="is a directory"):
         open_input(tmp_path)
+
+
+def test_recording_with_a_broken_profile_copy_names_the_file(tmp_path: Path) -> None:
+    from monitor.session.recording import RecordingHeader, RecordingWriter, StreamInfo
+
+    header = RecordingHeader(
+        streams=[StreamInfo.for_profile("back", "polar_h10", "id = 'broken'\n")]
+    )
+    path = tmp_path / "broken.mrec"
+    with RecordingWriter(path, header, flush_interval_s=None):
+        pass
+    with pytest.raises(InputFileError, match=r"broken\.mrec: profile 'polar_h10' stored for"):
+        open_input(path)
+
+
+def test_recording_without_notifications_opens_empty(tmp_path: Path) -> None:
+    from monitor.profiles.loader import get_profile
+    from monitor.session.recording import RecordingHeader, RecordingWriter, StreamInfo
+    from monitor.sources.simulate import profile_text
+
+    text = profile_text(get_profile("polar_h10"))
+    header = RecordingHeader(streams=[StreamInfo.for_profile("back", "polar_h10", text)])
+    path = tmp_path / "empty.mrec"
+    with RecordingWriter(path, header, flush_interval_s=None):
+        pass
+    loaded = open_input(path)
+    assert loaded.metadata.kind == "recording" and loaded.blocks == [] and loaded.events == []
