@@ -13,7 +13,7 @@ from monitor.analysis.pipeline import AnalysisPipeline
 from monitor.errors import MonitorError
 from monitor.session.samples_csv import to_samples_csv, write_samples_csv
 from monitor.sources.csv_import import read_csv
-from monitor.sources.importers import metabase
+from monitor.sources.importers import metabase, polar_sensor_logger
 from monitor.sources.inputs import open_input
 
 REPO = Path(__file__).resolve().parents[2]
@@ -71,3 +71,14 @@ def test_import_export_and_never_calibrated(tmp_path: Path) -> None:
     text = to_samples_csv(open_input(files[0]), prescription_for(get_exercise("generic")))
     rows = [line for line in text.splitlines()[1:] if not line.startswith("#")]
     assert all(row.endswith(",") for row in rows[1:])  # no angle without calibration
+
+
+def test_magnetometer_columns_round_trip(tmp_path: Path) -> None:
+    polar = [channel(50.0, name, t0_ns=820_000_000_000_000_000) for name in ("acc", "gyro", "mag")]
+    files = polar_sensor_logger.write(tmp_path, polar)
+    loaded = open_input(files[0])
+    out = tmp_path / "samples.csv"
+    write_samples_csv(loaded, prescription_for(get_exercise("pelvic_tilt")), out)
+    back = read_csv(out)
+    assert back.units == {"acc": "mps2", "gyro": "rads", "mag": "ut"}
+    np.testing.assert_allclose(back.block.mag, loaded.blocks[0].mag, rtol=1e-6)
