@@ -40,7 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from monitor import __version__
 from monitor.core import Event, EventKind, NotificationBatch
-from monitor.errors import InputFileError
+from monitor.errors import InputFileError, MonitorError
 from monitor.paths import open_private
 
 MAGIC = b"\x89MRC\r\n\x1a\n"  # high bit, CR LF and ^Z catch text-mode and 7-bit mangling
@@ -167,16 +167,21 @@ class RecordingWriter:
         self._payloads: list[bytes] = []
         self._lock = threading.Lock()
         self._closed = threading.Event()
-        if not self.path.parent.exists():
-            self.path.parent.mkdir(mode=0o700, parents=True)
-        self._file = open_private(self.path, exclusive=exclusive)
+        self._error: MonitorError | None = None
+        try:
+            if not self.path.parent.exists():
+                self.path.parent.mkdir(mode=0o700, parents=True)
+            self._file = open_private(self.path, exclusive=exclusive)
+        except FileExistsError:
+            raise MonitorError(f"{self.path}: already exists, not overwritten") from None
+        except OSError as error:
+            raise MonitorError(f"{self.path}: cannot create: {error.strerror or error}") from None
         header_json = header.model_dump_json().encode("utf-8")
-        self._file.write(
+        self._write(
             _PREAMBLE.pack(MAGIC, FORMAT_VERSION, 0, len(header_json))
             + header_json
             + _CRC.pack(zlib.crc32(header_json))
         )
-        self._sync()
         _fsync_dir(self.path.parent)
         self._thread: threading.Thread | None = None
         if flush_interval_s is not None:
@@ -230,8 +235,10 @@ class RecordingWriter:
         if self._thread is not None:
             self._thread.join()
         with self._lock:
-            self._write_chunk()
-            self._file.close()
+            try:
+                self._write_chunk()
+            finally:
+                self._file.close()
 
     def _define_channel(self, key: tuple[str, str], t_ns: int) -> int:
         stream, characteristic = key
@@ -246,6 +253,8 @@ class RecordingWriter:
         return channel
 
     def _append(self, host_t_ns: int, channel: int, payload: bytes) -> None:
+        if self._error is not None:
+            raise self._error
         if self._file.closed:
             raise ValueError(f"{self.path}: recording is closed")
         self._times.append(host_t_ns)
@@ -255,19 +264,33 @@ class RecordingWriter:
             self._write_chunk()
 
     def _write_chunk(self) -> None:
+        if self._error is not None:
+            raise self._error
         if not self._payloads or self._file.closed:
             return
-        self._file.write(_encode_chunk(self._times, self._channel_ids, self._payloads))
+        chunk = _encode_chunk(self._times, self._channel_ids, self._payloads)
         self._times, self._channel_ids, self._payloads = [], [], []
-        self._sync()
+        self._write(chunk)
 
-    def _sync(self) -> None:
-        self._file.flush()
-        os.fsync(self._file.fileno())
+    def _write(self, data: bytes) -> None:
+        """Append and fsync; after a failure (disk full...) nothing more is written, so the
+        file stays readable up to its last whole chunk, and every later call says why."""
+        try:
+            self._file.write(data)
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except OSError as error:
+            self._error = MonitorError(
+                f"{self.path}: recording stopped, cannot write: {error.strerror or error}"
+            )
+            raise self._error from None
 
     def _flush_periodically(self, interval_s: float) -> None:
         while not self._closed.wait(interval_s):
-            self.flush()
+            try:
+                self.flush()
+            except MonitorError:
+                return  # kept in self._error: the next write or close reports it
 
 
 def _now_ns() -> int:

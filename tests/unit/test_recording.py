@@ -16,7 +16,7 @@ import pytest
 from pydantic import ValidationError
 
 from monitor.core import Event, EventKind
-from monitor.errors import InputFileError
+from monitor.errors import InputFileError, MonitorError
 from monitor.session.recording import (
     MAGIC,
     RecordingHeader,
@@ -98,7 +98,7 @@ def test_files_are_private(tmp_path: Path) -> None:
         pass
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
-    with pytest.raises(FileExistsError):
+    with pytest.raises(MonitorError, match="already exists, not overwritten"):
         RecordingWriter(path, make_header(), flush_interval_s=None)
 
 
@@ -324,3 +324,28 @@ def test_batches_gather_interleaved_payloads(tmp_path: Path, sizes: dict) -> Non
             for char in dict.fromkeys(c for c, _ in sent[start:stop])
         }
         assert {b.characteristic: list(b.payloads()) for b in batches} == expected
+
+
+def test_a_failing_disk_stops_the_recording_with_one_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    path = tmp_path / "s.mrec"
+    writer = RecordingWriter(path, make_header(), flush_interval_s=None)
+    writer.write_notification("back", ACC, b"\x01", 1)
+    writer.flush()
+
+    def full(_fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    writer.write_notification("back", ACC, b"\x02", 2)
+    with pytest.raises(MonitorError, match="recording stopped, cannot write: No space left"):
+        writer.flush()
+    with pytest.raises(MonitorError, match="No space left"):
+        writer.write_notification("back", ACC, b"\x03", 3)
+    with pytest.raises(MonitorError, match="No space left"):
+        writer.close()
+    monkeypatch.undo()
+    assert len(read_recording(path)) >= 1
