@@ -299,7 +299,9 @@ class SensorLink:
                 async with asyncio.timeout(STOP_STEP_TIMEOUT_S * max(1, len(self.stop_steps))):
                     await self._run_steps(client, self.stop_steps, check=False)
         except (BleakError, TimeoutError, OSError, MonitorError) as error:
-            log.warning("%s: stop sequence incomplete: %s", self.label, error)
+            log.warning(
+                "%s: stop sequence incomplete: %s", self.label, str(error) or type(error).__name__
+            )
         finally:
             with contextlib.suppress(BleakError, TimeoutError, OSError):
                 await client.disconnect()

@@ -85,7 +85,12 @@ def pmd_profile(response_timeout_ms: float = 5000) -> Profile:
 
 
 PROFILE = pmd_profile()
-FRAMES = [(PMD_DATA, bytes([0x02, i, 0, 0, 0, 0, 0, 0, 0, 0x01]) + bytes(6)) for i in range(200)]
+FRAME_COUNT = 300
+FRAMES = [
+    (PMD_DATA, bytes([0x02, i & 0xFF, i >> 8, 0, 0, 0, 0, 0, 0, 0x01]) + bytes(6))
+    for i in range(FRAME_COUNT)
+]
+FRAME_PERIOD_S = 0.005  # 1.5 s of stream: time for a reconnect even on a saturated machine
 LAYOUT = (
     ServiceSpec(
         PMD_SERVICE,
@@ -99,7 +104,7 @@ FAST = LinkPolicy(find_timeout_s=10, reconnect_backoff_s=0.05, max_backoff_s=0.2
 
 
 async def polar(bluez: BlueZMock, **faults: object) -> tuple[FakePeripheral, PolarPmdFirmware]:
-    firmware = PolarPmdFirmware(items=paced(FRAMES, 0.002), **faults)
+    firmware = PolarPmdFirmware(items=paced(FRAMES, FRAME_PERIOD_S), **faults)
     sensor = await start_sensor(
         bluez.bus_address, 1, "Polar H10 0A1B2C3D", LAYOUT, firmware, [PMD_SERVICE]
     )
@@ -186,11 +191,12 @@ async def test_disconnect_reconnects_restarts_and_records_the_gap(bluez: BlueZMo
     gap = next(e for e in events if e.kind == EventKind.GAP)
     assert gap.data["cause"] == "disconnect" and gap.data["duration_s"] > 0
     assert firmware.commands.count(bytes.fromhex(START)) == 2  # start sequence ran again
-    received = [n.data[1] for n in notifications if n.characteristic == PMD_DATA]
+    received = [n.data[1] | n.data[2] << 8 for n in notifications if n.characteristic == PMD_DATA]
     assert received[:40] == list(range(40))  # data before the drop...
-    assert received[-1] == 199  # ...and after the reconnect, to the end
-    # Only the gap is lost (plus at most the notification in flight when the link dropped).
-    assert 0 <= 200 - sensor.dropped - len(received) <= 1
+    assert received[-1] == FRAME_COUNT - 1  # ...and after the reconnect, to the end
+    # Only the gap is lost: what the sensor sent while not measuring, plus what was in flight
+    # when the link dropped (at most 50 ms of stream).
+    assert 0 <= FRAME_COUNT - sensor.dropped - len(received) <= 10
     assert len(set(received)) == len(received)
 
 

@@ -205,7 +205,8 @@ async def test_disconnect_mid_rep_reconnects_and_counting_continues(
     bluez: BlueZMock, tmp_path: Path
 ) -> None:
     profile = PROFILES[COUNT_PROFILE]
-    session = simulate(COUNTING, COUNT_PROFILE, seed=1)
+    script = COUNTING.model_copy(update={"segments": [RepsSegment(reps=4, rest_s=0.5, hold_s=0.5)]})
+    session = simulate(script, COUNT_PROFILE, seed=1)
     sensor, firmware = await sensor_from_session(bluez, 1, profile, session, speed=COUNT_SPEED)
     reps, out = Reps(), Collected()
     record = tmp_path / "gap.mrec"
@@ -238,7 +239,7 @@ async def test_disconnect_mid_rep_reconnects_and_counting_continues(
     assert sensor.dropped > 0  # the sensor really was away
     # The same session's count carried on with reps after the gap (the rep the gap cut into
     # may be lost with it).
-    assert 2 <= len(counted) <= REPS
+    assert 2 <= len(counted) <= 4
     assert sum(t > reconnected_at for t in counted) >= 1
     first_command = next(s.data for s in live.sensors[0].link.start_steps if s.data)
     assert firmware.commands.count(first_command) == 2  # the start sequence ran again
@@ -251,7 +252,8 @@ async def test_disconnect_mid_rep_reconnects_and_counting_continues(
     )
     data_uuids = {uuid for _, uuid, _ in firmware.items}
     received = sum(len(b) for b in recorded.batches("back") if b.characteristic in data_uuids)
-    assert 0 <= len(firmware.items) - sensor.dropped - received <= 1  # only the gap is missing
+    # Only the gap is missing (and at most a frame or two in flight as the link went down).
+    assert 0 <= len(firmware.items) - sensor.dropped - received <= 2
 
 
 async def test_two_sensors_at_once_are_separate_recorded_streams(
