@@ -19,7 +19,7 @@ from monitor.session import summary as session_summary
 from monitor.tui.feed import Command, ExerciseView, FeedUpdate, LinkState, LinkStatus, Playback
 from monitor.tui.track import ProgramTrack
 
-PLOT_STEP_S = 0.1  # the pipeline is fed in pieces this long so the plot gets 10 points/s
+PLOT_STEP_S = 0.05  # the pipeline is fed in pieces this long: the plot gets 20 points/s
 RATE_WINDOW_S = 2.0  # received rate over the last seconds of sensor time
 TRACE_STEP_S = 0.1  # the summary's angle trace keeps one point per this many seconds
 SHOWN_GAP_S = 0.5  # data gaps at least this long get a line in the warnings panel
@@ -87,6 +87,7 @@ class PipelineFeed:
         self._trace_t: list[float] = []
         self._trace_deg: list[float] = []
         self._times: list[np.ndarray] = []  # primary stream's sample times, to find data gaps
+        self._pending: list[SampleBlock] = []  # primary samples not yet analysed
 
     # --- SessionFeed ---------------------------------------------------------------------------
     async def updates(self):  # type: ignore[no-untyped-def]
@@ -100,6 +101,8 @@ class PipelineFeed:
             update = self._event(item) if isinstance(item, Event) else self._samples(item)
             if update is not None:
                 yield update
+        if self._pending:
+            yield self._analyse(samples=0)
         self._state = LinkState.ENDED
         yield FeedUpdate(t_s=self._now_s(), status=self.status())
 
@@ -211,6 +214,19 @@ class PipelineFeed:
             self._rate_window.popleft()
         if self._paused_analysis or block.acc is None or block.gyro is None:
             return FeedUpdate(t_s=self._now_s(), samples=len(block), status=self.status())
+        self._pending.append(block)
+        step_ns = int(PLOT_STEP_S * 1e9)
+        if self._last_t_ns // step_ns == int(self._pending[0].t_ns[0]) // step_ns:
+            # Live blocks are a few samples each: the pipeline runs once per plot step instead.
+            return FeedUpdate(t_s=self._now_s(), samples=len(block), status=self.status())
+        return self._analyse(samples=len(block))
+
+    def _analyse(self, samples: int) -> FeedUpdate:
+        """Run the pending samples through the pipeline (chunking does not change its results)."""
+        block = SampleBlock.concat(
+            [SampleBlock(t_ns=b.t_ns, acc=b.acc, gyro=b.gyro) for b in self._pending]
+        )
+        self._pending.clear()
         analysis: list[Any] = []
         points_t: list[float] = []
         points_deg: list[float] = []
@@ -226,7 +242,7 @@ class PipelineFeed:
             angle_t_s=np.asarray(points_t),
             angle_deg=np.asarray(points_deg),
             analysis=tuple(analysis),
-            samples=len(block),
+            samples=samples,
             status=self.status(),
         )
 

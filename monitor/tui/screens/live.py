@@ -39,7 +39,8 @@ from monitor.tui.widgets import (
 )
 from monitor.tui.widgets.timefmt import clock
 
-FRAME_RATE_HZ = 20.0
+FRAME_RATE_HZ = 30.0
+STATUS_EVERY_FRAMES = 8  # the status line's figures change slowly: redrawn about 4 times a second
 PLOT_WINDOW_S = 15.0
 # Seconds of angle kept for the plot at the highest rate we stream (2 sensors share one trace).
 _RING_CAPACITY = int(PLOT_WINDOW_S * 2 * 400)
@@ -69,6 +70,7 @@ class LiveScreen(Screen[None]):
         self.samples_received = 0  # raw samples the feed delivered (the benchmark checks it)
         self.status: LinkStatus | None = None  # newest; drawn by the frame timer
         self._shown_status: LinkStatus | None = None
+        self._frames = 0
         self.ended = False
 
     def compose(self) -> ComposeResult:
@@ -117,8 +119,11 @@ class LiveScreen(Screen[None]):
                 self.post_message(LinkChanged(update.status))
 
     def frame(self) -> None:
-        """The frame timer: redraw the plot and the status line from the latest data."""
+        """The frame timer: redraw the plot, and (every few frames) the status line."""
         self.query_one(AnglePlot).tick()
+        self._frames += 1
+        if self._frames % STATUS_EVERY_FRAMES and not self.ended:
+            return
         if self.status is not None and self.status is not self._shown_status:
             self._shown_status = self.status
             self.query_one(StatusBar).show(self.status)
