@@ -198,13 +198,14 @@ def run(args: argparse.Namespace) -> int:
     session = simulate(script, args.profile, args.seed, stream=args.stream, start_utc=start)
     if args.format == "csv":
         write_samples_csv(session, output)
+        content = f"{len(session.measured[0])} samples"
     else:
         write_recording(session, output, overwrite=args.force)
+        content = f"{len(session.notifications)} notifications, {len(session.lost)} loss bursts"
     write_truth_csv(session, truth)
     print(
         f"wrote {output} ({session.profile.id}, {session.script.exercise}, "
-        f"{len(session.truth.reps)} reps, {session.plan.duration_s:.0f} s, "
-        f"{len(session.notifications)} notifications, {len(session.lost)} loss bursts) "
+        f"{len(session.truth.reps)} reps, {session.plan.duration_s:.0f} s, {content}) "
         f"and {truth}"
     )
     return 0
