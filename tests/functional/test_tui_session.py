@@ -209,3 +209,21 @@ async def test_replay_controls_pause_speed_and_skip() -> None:
             [e for e in headless_events(PELVIC_TILT) if isinstance(e, RepCounted)]
         )
         assert screen.samples_received >= feed.samples
+
+
+async def test_cues_sound_for_reps_holds_and_warnings(demo_recording: Path) -> None:
+    from monitor.tui.adapt import analysis_messages
+    from monitor.tui.app import MonitorApp
+
+    feed = open_replay(demo_recording, speed=None, target=DEMO_PROGRAM)
+    app = MonitorApp(translate=analysis_messages, feed=feed)
+    rings: list[str] = []
+    app.cues._bell = lambda: rings.append("bell")  # count the terminal bells
+    async with app.run_test(size=(80, 24)) as pilot:
+        await replay_to_end(pilot)
+        played = set(app.cues.played)
+        assert "rep" in played and "hold_complete" in played
+        assert played & {"range_limit", "too_fast"}
+        assert len(rings) >= len(app.cues.played)  # every cue rang at least once
+        await pilot.press("v")
+        assert app.cues.muted
