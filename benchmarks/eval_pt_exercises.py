@@ -48,10 +48,10 @@ def idle_stretches(record: dict) -> list[tuple[float, float]]:
     return [(a[1], b[0]) for a, b in itertools.pairwise(bounds) if b[0] - a[1] > 3.0]
 
 
-def evaluate(record: dict, data: Path, exercise: str) -> dict:
+def evaluate(record: dict, data: Path, exercise: str, backend: str = "vqf") -> dict:
     name = f"s{record['subject']}_e{record['exercise']}_{record['moving_unit']}"
     block = load_csv(data / f"{name}.csv")
-    pipeline = AnalysisPipeline(exercise)
+    pipeline = AnalysisPipeline(exercise, backend=backend)
     pipeline.process(block)
     summary = pipeline.summary()
     mids = np.array([(r.start_s + r.end_s) / 2 for r in summary.reps])
@@ -87,10 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--exercise", default="generic")
+    parser.add_argument("--backend", default="vqf", choices=["vqf", "imufusion"])
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     index = json.loads((args.data / "index.json").read_text())
-    results = [evaluate(record, args.data, args.exercise) for record in index]
+    results = [evaluate(record, args.data, args.exercise, args.backend) for record in index]
     phase_errors = np.array([[p["error"] for p in r["phases"]] for r in results])
     totals = np.array([r["error"] for r in results])
     overall = {
@@ -110,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         json.dump({"overall": overall, "recordings": results}, sys.stdout, indent=1)
         print()
         return 0
-    print(f"exercise definition: {args.exercise}   {CITATION}")
+    print(f"exercise definition: {args.exercise}, orientation: {args.backend}")
+    print(CITATION)
     print(f"{'recording':<12} {'total':>7}  {'correct':>9} {'fast':>9} {'low':>9}  holds(c/f) idle")
     for r in results:
         cells = " ".join(
