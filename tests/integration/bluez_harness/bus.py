@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import atexit
+import ctypes
+import ctypes.util
 import os
 import selectors
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -14,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 LAUNCHER = Path(__file__).with_name("bluezoo_launcher.py")
+PR_SET_PDEATHSIG = 1
 STARTUP_TIMEOUT_S = 60.0  # generous: CI machines can be saturated
 
 # Anyone may own any name and talk to anyone: the bus lives in a private directory.
@@ -37,6 +41,12 @@ BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Config
   </policy>
 </busconfig>
 """
+
+
+def _die_with_parent() -> None:
+    """Linux: the child gets SIGTERM when the test process dies, however it dies."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def adapter_address(index: int) -> str:
@@ -68,6 +78,16 @@ class BlueZMock:
     _processes: list[subprocess.Popen[str]] = field(default_factory=list)
 
     def start(self) -> BlueZMock:
+        """Start both processes; on any failure stop what was started and raise."""
+        atexit.register(self.stop)
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
         dbus_daemon = shutil.which("dbus-daemon")
         if dbus_daemon is None:
             raise RuntimeError("dbus-daemon not found: apt-get install dbus-daemon")
@@ -88,8 +108,6 @@ class BlueZMock:
         )
         if _read_line(launcher, "BlueZoo", self._log("bluezoo"), deadline) != "READY":
             raise RuntimeError("BlueZoo launcher did not report READY")
-        atexit.register(self.stop)
-        return self
 
     def _log(self, name: str) -> Path:
         return self.directory / f"{name}.log"
@@ -97,7 +115,14 @@ class BlueZMock:
     def _spawn(self, argv: list[str], env: dict[str, str], name: str) -> subprocess.Popen[str]:
         """Start a process; stderr goes to a log file (a full pipe would block it)."""
         with self._log(name).open("w") as log:
-            process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=log, text=True, env=env)
+            process = subprocess.Popen(
+                argv,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+                env=env,
+                preexec_fn=_die_with_parent,
+            )
         self._processes.append(process)
         return process
 

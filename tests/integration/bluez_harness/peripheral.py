@@ -26,6 +26,7 @@ from dbus_fast.service import PropertyAccess, ServiceInterface, dbus_method, dbu
 from bluez_harness.bus import adapter_address
 
 DBusStrings = Annotated[list[str], DBusSignature("as")]
+BUS_CALL_TIMEOUT_S = 30.0  # a stuck mock fails the test instead of hanging it
 APP_ROOT = "/com/backstretch/fake"
 DIS_SERVICE = "0000180a-0000-1000-8000-00805f9b34fb"
 BATTERY_SERVICE = "0000180f-0000-1000-8000-00805f9b34fb"
@@ -225,9 +226,10 @@ class FakePeripheral:
 
     async def start(self) -> "FakePeripheral":
         self.firmware.attach(self)
-        self._bus = bus = await MessageBus(
-            bus_address=self.bus_address, bus_type=BusType.SYSTEM
-        ).connect()
+        async with asyncio.timeout(BUS_CALL_TIMEOUT_S):
+            self._bus = bus = await MessageBus(
+                bus_address=self.bus_address, bus_type=BusType.SYSTEM
+            ).connect()
         self._chars.clear()
         for s_index, service in enumerate(self.services):
             service_path = f"{APP_ROOT}/service{s_index}"
@@ -250,16 +252,17 @@ class FakePeripheral:
         self, path: str, interface: str, member: str, signature: str = "", body: list | None = None
     ) -> None:
         assert self._bus is not None
-        reply = await self._bus.call(
-            Message(
-                destination="org.bluez",
-                path=path,
-                interface=interface,
-                member=member,
-                signature=signature,
-                body=body or [],
+        async with asyncio.timeout(BUS_CALL_TIMEOUT_S):
+            reply = await self._bus.call(
+                Message(
+                    destination="org.bluez",
+                    path=path,
+                    interface=interface,
+                    member=member,
+                    signature=signature,
+                    body=body or [],
+                )
             )
-        )
         if reply.message_type == MessageType.ERROR:
             raise RuntimeError(f"{member} failed: {reply.error_name} {reply.body}")
 
