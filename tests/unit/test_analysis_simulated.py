@@ -1,0 +1,68 @@
+"""The analysis on the committed sample recordings (simulated by the virtual sensor, decoded
+through each sensor's profile): counts, per-rep peaks and sides against the ground truth, and
+the warnings the scripted faults call for."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from monitor.analysis.pipeline import AnalysisPipeline
+from monitor.analysis.results import WarningKind
+from monitor.paths import bundled_dir
+from monitor.sources.inputs import open_input
+
+RECORDINGS = bundled_dir("recordings")
+
+
+def analyse(name: str, exercise: str):
+    loaded = open_input(RECORDINGS / f"{name}.mrec")
+    pipeline = AnalysisPipeline(exercise)
+    for block in loaded:
+        pipeline.process(block)
+    truth_lines = (RECORDINGS / f"{name}.mrec.truth.csv").read_text().splitlines()
+    reps_line = next(line for line in truth_lines if line.startswith("# reps: "))
+    return pipeline.summary(), json.loads(reps_line.removeprefix("# reps: "))
+
+
+@pytest.mark.parametrize(
+    ("name", "exercise"),
+    [
+        ("polar_verity_sense_knee_to_chest", "knee_to_chest_single"),
+        ("witmotion_wt901ble_pelvic_tilt", "pelvic_tilt"),
+        ("metamotion_s_lower_trunk_rotation", "lower_trunk_rotation"),
+    ],
+)
+def test_reps_match_truth(name, exercise):
+    summary, truth = analyse(name, exercise)
+    assert summary.rep_count == len(truth)
+    for rep, true in zip(summary.reps, truth, strict=True):
+        assert abs(rep.peak_angle_deg) == pytest.approx(abs(true["peak_angle_deg"]), abs=3.0)
+        middle = (true["start_s"] + true["end_s"]) / 2
+        assert rep.start_s < middle < rep.end_s + 1.0
+        if true["side"]:
+            assert rep.side == true["side"]
+
+
+def test_knee_to_chest_faults_are_warned():
+    summary, truth = analyse("polar_verity_sense_knee_to_chest", "knee_to_chest_single")
+    overdone = next(t for t in truth if t["label"] == "overdone")
+    fast = next(t for t in truth if t["label"] == "too_fast")
+    kinds = {
+        w.kind: [x.t_s for x in summary.warnings if x.kind == w.kind] for w in summary.warnings
+    }
+    range_times = np.array(kinds[WarningKind.RANGE_LIMIT])
+    assert len(range_times) == 1
+    assert overdone["start_s"] < range_times[0] < overdone["end_s"]
+    fast_times = np.array(kinds[WarningKind.TOO_FAST])
+    assert np.any((fast_times > fast["start_s"]) & (fast_times < fast["end_s"]))
+    assert summary.sets[0].reps == 5 and summary.sets[1].reps == 5
+
+
+def test_signal_lost_when_link_drops():
+    summary, _ = analyse("metamotion_s_lower_trunk_rotation", "lower_trunk_rotation")
+    lost = [w for w in summary.warnings if w.kind == WarningKind.SIGNAL_LOST]
+    assert len(lost) == 1
+    assert lost[0].t_s == pytest.approx(20.5, abs=0.6)  # README: link lost at 20 s for 2 s
