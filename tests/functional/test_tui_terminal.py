@@ -24,13 +24,13 @@ def test_monitor_demo_shows_the_session_then_the_summary() -> None:
         [sys.executable, "-m", "monitor", "demo", "--speed", "max", "--mute"], columns=80, lines=24
     )
     try:
-        screen = terminal.wait_for(lambda text: " ended " in text, timeout=120)
+        screen = terminal.wait_for(lambda text: " ended " in text, timeout=180)
         assert name in screen
         assert "reps" in screen and "set 1" in screen
         assert "hold" in screen and "warnings" in screen
         assert "q Summary" in screen  # the keys are in the footer
         terminal.send("q")
-        screen = terminal.wait_for(lambda text: "Export HTML" in text, timeout=60)
+        screen = terminal.wait_for(lambda text: "Export HTML" in text, timeout=180)
         assert "Session summary" in screen and name in screen
         terminal.send("q")
     finally:
@@ -45,12 +45,12 @@ def test_monitor_replay_plays_a_recording_on_the_same_screen() -> None:
         lines=40,
     )
     try:
-        screen = terminal.wait_for(lambda text: " ended " in text, timeout=120)
+        screen = terminal.wait_for(lambda text: " ended " in text, timeout=180)
         assert _exercise_name(PELVIC_TILT) in screen
         assert "WitMotion WT901BLE" in screen  # the status line names the sensor
         assert "Play" in screen and "Speed" in screen
         terminal.send("q")
-        terminal.wait_for(lambda text: "Export HTML" in text, timeout=60)
+        terminal.wait_for(lambda text: "Export HTML" in text, timeout=180)
         terminal.send("q")
     finally:
         code = terminal.close()
@@ -61,7 +61,7 @@ def test_a_bad_file_is_one_line_not_a_traceback(tmp_path) -> None:  # type: igno
     broken = tmp_path / "broken.mrec"
     broken.write_bytes(b"not a recording at all")
     terminal = Terminal([sys.executable, "-m", "monitor", "replay", str(broken)])
-    code = terminal.close(timeout=60)
+    code = terminal.close(timeout=180)
     text = terminal.text().replace("\n", "")
     assert code == 2
     assert "monitor: error:" in text and "broken.mrec" in text and "Traceback" not in text
@@ -73,7 +73,7 @@ def test_monitor_live_without_bluetooth_says_so_on_the_pick_screen(tmp_path) -> 
         env={"DBUS_SYSTEM_BUS_ADDRESS": f"unix:path={tmp_path}/no-bus"},
     )
     try:
-        screen = terminal.wait_for(lambda text: "press r to scan again" in text, timeout=60)
+        screen = terminal.wait_for(lambda text: "press r to scan again" in text, timeout=180)
         assert "cannot scan for Bluetooth devices" in screen.replace("\n", " ")
         assert "signal" in screen and "profile" in screen  # the scan table
         terminal.send("q")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -40,13 +41,12 @@ def make_app(feed: SessionFeed) -> MonitorApp:
     return MonitorApp(translate=analysis_messages, feed=feed, muted=True)
 
 
-async def until(pilot: Pilot, condition: Callable[[], bool], timeout_s: float = 60.0) -> None:
-    """Let the app run until `condition()` holds."""
-    waited = 0.0
+async def until(pilot: Pilot, condition: Callable[[], bool], timeout_s: float = 180.0) -> None:
+    """Let the app run until `condition()` holds (generous: CI machines can be slow)."""
+    deadline = time.monotonic() + timeout_s
     while not condition():
-        assert waited < timeout_s, "the app did not get there in time"
+        assert time.monotonic() < deadline, "the app did not get there in time"
         await pilot.pause(0.05)
-        waited += 0.05
 
 
 def live_screen(app: MonitorApp) -> LiveScreen:

@@ -75,7 +75,7 @@ class Terminal:
     def send(self, keys: str) -> None:
         os.write(self.master, keys.encode())
 
-    def close(self, timeout: float = 10.0) -> int | None:
+    def close(self, timeout: float = 60.0) -> int | None:
         """Wait for the program to exit (draining its output); kill it if it does not."""
         deadline = time.monotonic() + timeout
         while self.process.poll() is None and time.monotonic() < deadline:

@@ -6,7 +6,9 @@ import itertools
 
 import numpy as np
 from numpy.typing import NDArray
+from rich.segment import Segment
 from rich.text import Text
+from textual.strip import Strip
 from textual.widget import Widget
 
 from monitor.tui.messages import AngleRing
@@ -120,28 +122,46 @@ class AnglePlot(Widget):
         self.target: tuple[float, float] | None = None
         self.limit: float | None = None
         self._drawn_version = -1
+        self._strips: list[Strip] | None = None
         self.frames = 0  # redraws done, read by the benchmark
 
     def set_zone(self, target: tuple[float, float] | None, limit: float | None) -> None:
         self.target, self.limit = target, limit
-        self._drawn_version = -1
+        self._strips = None
         self.refresh()
 
     def tick(self) -> None:
         """Called by the frame timer: redraw only when new samples arrived."""
         if self.ring.version != self._drawn_version:
             self._drawn_version = self.ring.version
+            self._strips = None
             self.refresh()
 
-    def render(self) -> Text:
+    def on_resize(self) -> None:
+        self._strips = None
+
+    def render_line(self, y: int) -> Strip:
+        """Line API: the plot is built once per frame as strips, straight from Rich segments."""
+        if self._strips is None:
+            self._strips = self._build()
+        return self._strips[y] if y < len(self._strips) else Strip.blank(self.size.width)
+
+    def _build(self) -> list[Strip]:
         self.frames += 1
+        width, height = self.size.width, self.size.height
         t, deg = self.ring.window(self.window_s)
-        return render_angle_plot(
+        text = render_angle_plot(
             t,
             deg,
-            width=self.size.width,
-            height=self.size.height,
+            width=width,
+            height=height,
             window_s=self.window_s,
             target=self.target,
             limit=self.limit,
         )
+        console = self.app.console
+        base = self.rich_style
+        return [
+            Strip(Segment.apply_style(line.render(console), base)).adjust_cell_length(width)
+            for line in text.split("\n")
+        ]
