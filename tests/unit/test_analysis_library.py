@@ -112,4 +112,5 @@ def test_analyze_rejects_bad_csv(tmp_path, capsys):
     path = tmp_path / "x.csv"
     path.write_text("a,b\n1,2\n")
     assert main(["analyze", str(path), "--json"]) == 2
-    assert "header" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert str(path) in err and "\n" not in err.strip()
