@@ -16,7 +16,13 @@ from scipy.spatial.transform import Rotation
 
 from monitor.analysis.exercises import Dose, Limits, Prescription, exercise_library
 from monitor.analysis.pipeline import AnalysisPipeline
-from monitor.analysis.results import RepCounted, WarningKind, WarningRaised
+from monitor.analysis.results import (
+    HoldComplete,
+    HoldProgress,
+    RepCounted,
+    WarningKind,
+    WarningRaised,
+)
 from monitor.cli import analyze, program
 from monitor.core.samples import GRAVITY, SampleBlock
 from monitor.errors import MonitorError
@@ -175,3 +181,17 @@ def test_analyze_json_fields(tmp_path, capsys):
     keys = {"start_s", "end_s", "peak_angle_deg", "hold_s", "peak_speed_dps", "flags"}
     assert keys <= set(out["reps"][0])
     assert "sets" in out and "warnings" in out and out["calibration"]["method"] == "self"
+
+
+def test_hold_progress_and_completion_each_rep():
+    exercise = exercise_library()["knee_to_chest_single"]
+    dose = Dose(reps=3, hold_s=3.0)
+    block, _ = hinge_session(reps=3, rom_deg=60, hold_s=4.0)
+    pipeline = AnalysisPipeline(Prescription(exercise=exercise, dose=dose, limits=Limits()))
+    events = run(pipeline, block, cuts=list(range(5, len(block), 5)))
+    progress = [e.held_s for e in events if isinstance(e, HoldProgress)]
+    complete = [e for e in events if isinstance(e, HoldComplete)]
+    assert progress == [1.0, 2.0] * 3
+    assert len(complete) == 3
+    assert not [e for e in events if isinstance(e, WarningRaised)]
+    assert all(3.0 <= rep.hold_s <= 5.0 and not rep.flags for rep in pipeline.summary().reps)
