@@ -26,9 +26,8 @@ def test_every_cue_sounds_different() -> None:
 async def test_bell_rhythm_plays_without_blocking() -> None:
     rings: list[float] = []
     player = cues.CuePlayer(lambda: rings.append(time.monotonic()))
-    started = time.monotonic()
     player.play(cues.SET_COMPLETE)
-    assert time.monotonic() - started < 0.05  # play() only schedules
+    assert len(rings) == 1  # the first bell at once; the rest waits on the loop, not on us
     await asyncio.sleep(0.5)
     assert len(rings) == 1 + len(cues.SET_COMPLETE.rhythm)
     gaps = [b - a for a, b in itertools.pairwise(rings)]
@@ -68,9 +67,8 @@ async def test_voice_speaks_the_phrase_in_a_subprocess(tmp_path: Path) -> None:
     player = cues.CuePlayer(lambda: None, voice=True)
     writer = "import sys; open(sys.argv[1], 'a').write(sys.argv[2] + '\\n')"
     player.voice_command = [sys.executable, "-c", writer, str(spoken)]
-    started = time.monotonic()
     player.play(cues.REP, count=4)
-    assert time.monotonic() - started < 0.05
+    assert not spoken.exists()  # play() returned before the speech program even started
     for _ in range(100):
         await asyncio.sleep(0.05)
         if spoken.exists():
