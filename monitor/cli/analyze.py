@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from monitor.analysis.exercises import exercise_library, get_exercise
@@ -11,7 +12,7 @@ from monitor.analysis.pipeline import AnalysisPipeline
 from monitor.analysis.programs import load_program
 from monitor.analysis.results import AnalysisSummary
 from monitor.errors import InputFileError
-from monitor.sources.inputs import open_input
+from monitor.sources.inputs import INPUT_FORMATS, open_input
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,7 +22,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Analyse a recording or a generic CSV (time_s, acc_*_mps2, gyro_*_rads) "
         "for one exercise: reps, sets, holds, warnings and the calibration used.",
     )
-    parser.add_argument("input", type=Path, metavar="INPUT", help="recording (.mrec) or CSV")
+    parser.add_argument(
+        "input",
+        type=Path,
+        metavar="INPUT",
+        help="recording (.mrec), CSV, or an export of MetaBase, Polar Sensor Logger or phyphox",
+    )
+    parser.add_argument(
+        "--input-format",
+        choices=INPUT_FORMATS,
+        default="auto",
+        help="how to read INPUT (default: told from its content)",
+    )
     target = parser.add_mutually_exclusive_group()
     target.add_argument(
         "--exercise",
@@ -37,7 +49,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    loaded = open_input(args.input)
+    loaded = open_input(args.input, args.input_format)
+    for warning in loaded.metadata.warnings:
+        print(f"monitor: warning: {warning}", file=sys.stderr)
     if args.program is not None:
         program = load_program(args.program)
         if not 1 <= args.item <= len(program.exercises):

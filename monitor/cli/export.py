@@ -1,8 +1,10 @@
-"""`monitor export INPUT --format json|csv|md|html -o OUT [--force]`.
+"""`monitor export INPUT --format json|csv|md|html|samples-csv -o OUT [--force]`.
 
 INPUT is a recording (`.mrec`), a CSV, or the id of a session in the history. A file is analysed
 (the exercise or program from the recording's header, or `--exercise` / `--program`), stored in
-the history (the same file again updates its session) and exported.
+the history (the same file again updates its session) and exported. INPUT may also be another
+app's export (`--input-format`, default: told from the content). `samples-csv` writes the samples
+and the segment angle instead of the summary (monitor.session.samples_csv).
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from monitor.analysis.programs import load_program
 from monitor.core.samples import SampleBlock
 from monitor.errors import InputFileError, MonitorError
 from monitor.session.export import FORMATS, export
-from monitor.session.history import file_digest, open_history
+from monitor.session.history import open_history
+from monitor.session.samples_csv import FORMAT as SAMPLES_CSV
+from monitor.session.samples_csv import write_samples_csv
 from monitor.session.summary import (
     AngleTrace,
     ProgramRef,
@@ -31,7 +35,8 @@ from monitor.session.summary import (
     from_analyses,
     program_ref,
 )
-from monitor.sources.inputs import open_input
+from monitor.sources.importers import input_digest
+from monitor.sources.inputs import INPUT_FORMATS, open_input
 
 TRACE_POINTS = 1500  # angle samples kept for the chart
 
@@ -67,10 +72,15 @@ def analyse_with_trace(pipeline: AnalysisPipeline, block: SampleBlock) -> AngleT
 
 
 def summarize_file(
-    path: Path, *, exercise: str | None = None, program: Path | None = None, item: int = 1
+    path: Path,
+    *,
+    exercise: str | None = None,
+    program: Path | None = None,
+    item: int = 1,
+    input_format: str = "auto",
 ) -> SessionSummary:
     """Analyse a recording or CSV into a session summary."""
-    opened = open_input(path)
+    opened = open_input(path, input_format)
     meta = opened.metadata
     for warning in meta.warnings:
         print(f"monitor: warning: {warning}", file=sys.stderr)
@@ -105,15 +115,45 @@ def summarize_file(
     return from_analyses([(result, prescription)], meta=session, gaps=gaps, trace=trace)
 
 
+def export_samples(args: argparse.Namespace) -> None:
+    """`--format samples-csv`: a file's samples and segment angle (a history id: its recording)."""
+    source = Path(args.input)
+    if not source.exists() and args.input.isdigit():
+        with open_history() as history:
+            _summary, recording = history.summary(int(args.input))
+        if recording is None or not recording.exists():
+            raise MonitorError(
+                f"session {args.input}: its input file is not available ({recording}); "
+                "samples-csv needs the recording"
+            )
+        source = recording
+    loaded = open_input(source, args.input_format)
+    meta = loaded.metadata
+    for warning in meta.warnings:
+        print(f"monitor: warning: {warning}", file=sys.stderr)
+    prescription, _program = resolve_prescription(
+        args.exercise, args.program, args.item, (meta.exercise, meta.program)
+    )
+    write_samples_csv(loaded, prescription, args.output, force=args.force)
+
+
 def run(args: argparse.Namespace) -> int:
     source = Path(args.input)
+    if args.format == SAMPLES_CSV:
+        export_samples(args)
+        print(f"wrote {args.output}")
+        return 0
     if source.exists():
         summary = summarize_file(
-            source, exercise=args.exercise, program=args.program, item=args.item
+            source,
+            exercise=args.exercise,
+            program=args.program,
+            item=args.item,
+            input_format=args.input_format,
         )
         if not args.no_history:
             with open_history() as history:
-                history.record(summary, recording=source, input_digest=file_digest(source))
+                history.record(summary, recording=source, input_digest=input_digest(source))
     elif args.input.isdigit():
         with open_history() as history:
             summary, _recording = history.summary(int(args.input))
@@ -131,8 +171,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Export a session: INPUT is a recording, a CSV, or a session id from "
         "`monitor history`. HTML is one self-contained file with charts that opens offline.",
     )
-    parser.add_argument("input", metavar="INPUT", help="recording, CSV, or session id")
-    parser.add_argument("--format", choices=FORMATS, required=True)
+    parser.add_argument(
+        "input", metavar="INPUT", help="recording, CSV, another app's export, or session id"
+    )
+    parser.add_argument(
+        "--format",
+        choices=[*FORMATS, SAMPLES_CSV],
+        required=True,
+        help="summary formats, or samples-csv: the samples and segment angle as generic CSV",
+    )
+    parser.add_argument(
+        "--input-format",
+        choices=INPUT_FORMATS,
+        default="auto",
+        help="how to read INPUT (default: told from its content)",
+    )
     parser.add_argument("-o", "--output", type=Path, required=True, metavar="OUT")
     parser.add_argument("--force", action="store_true", help="replace OUT if it exists")
     target = parser.add_mutually_exclusive_group()
