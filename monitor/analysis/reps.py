@@ -89,6 +89,17 @@ def _first(mask: np.ndarray) -> int | None:
     return k if mask[k] else None
 
 
+@dataclass(frozen=True)
+class _PendingRep:
+    """A rep whose return never came: the person stayed at the end range (`shift` degrees from
+    the old rest pose). It is counted when the next rep goes back from there by at least half
+    of `shift`, which shows the movement ran between the two poses (not a posture change)."""
+
+    rep: Rep
+    shift: float
+    warnings: tuple[WarningRaised, ...]
+
+
 @dataclass
 class RepDetector:
     settings: DetectorSettings
@@ -113,6 +124,7 @@ class RepDetector:
     _start_ns: int = 0
     _peak: float = 0.0
     _peak_angle: float = 0.0
+    _peak_ns: int = 0
     _peak_speed: float = 0.0
     _holding: bool = False
     _hold_anchor: float = 0.0
@@ -122,6 +134,8 @@ class RepDetector:
     _hold_done: bool = False
     _released: bool = False
     _next_progress_s: float = 1.0
+    # an excursion that stayed at its end range until the rest pose was re-anchored there
+    _pending: _PendingRep | None = None
 
     @property
     def enter_deg(self) -> float:
@@ -177,6 +191,7 @@ class RepDetector:
         self._holding = False
         self._last_low_ns = None
         self._settled.since_ns = None
+        self._pending = None
         if self.settings.any_direction:
             self.direction = 0
 
@@ -307,9 +322,20 @@ class RepDetector:
         e = len(t_ns) if e_rel is None else i + e_rel
         self._slip.since_ns = None
         settled = self._settled.first_reached(t_ns[i:e], still[i:e])
+        tracked = e if settled is None else i + settled + 1
+        if tracked > i:
+            top = i + int(np.argmax(signed[i:tracked]))
+            if signed[top] > self._peak:
+                self._peak = float(signed[top])
+                self._peak_angle = float(angle[top])
+                self._peak_ns = int(t_ns[top])
+            self._peak_speed = max(self._peak_speed, float(np.abs(speed[i:tracked]).max()))
+            self._track_hold(t_ns, signed, speed, i, tracked, events)
         if settled is not None:  # still away from the rest pose: the rest pose moved
             k = i + settled
-            self.rebased.append((int(t_ns[k]), float(angle[k] - self.baseline)))
+            shift = float(angle[k] - self.baseline)
+            self.rebased.append((int(t_ns[k]), shift))
+            self._pending = self._stayed_out_rep(shift)
             self.baseline = self._anchor = float(angle[k])
             if self.settings.any_direction:
                 self.direction = 0
@@ -317,13 +343,6 @@ class RepDetector:
             self._holding = False
             self._last_low_ns = int(t_ns[k])
             return k + 1
-        if e > i:
-            top = i + int(np.argmax(signed[i:e]))
-            if signed[top] > self._peak:
-                self._peak = float(signed[top])
-                self._peak_angle = float(angle[top])
-            self._peak_speed = max(self._peak_speed, float(np.abs(speed[i:e]).max()))
-            self._track_hold(t_ns, signed, speed, i, e, events)
         too_long = _first(t_ns[i:e] - self._start_ns > int(self.settings.max_rep_s * 1e9))
         if too_long is not None:  # not a rep: the pose changed; wait for a new neutral zone
             self.out = False
@@ -338,8 +357,35 @@ class RepDetector:
         self._last_low_ns = int(t_ns[e])
         duration_s = (int(t_ns[e]) - self._start_ns) / 1e9
         if duration_s >= self.settings.min_rep_s and self._peak >= self.enter_deg:
+            pending, self._pending = self._pending, None
+            if pending and self._side * pending.shift < 0 and self._peak >= abs(pending.shift) / 2:
+                self._confirm(pending, int(t_ns[e]), events)
             self._count_rep(int(t_ns[e]), events)
         return e
+
+    def _stayed_out_rep(self, shift: float) -> _PendingRep | None:
+        """The excursion that ended in a re-anchoring, kept as a rep candidate ending where it
+        reached its peak: it must be rep sized and have lasted `min_rep_s` up to there."""
+        too_short = (self._peak_ns - self._start_ns) / 1e9 < self.settings.min_rep_s
+        if too_short or abs(shift) < self.enter_deg:
+            return None
+        rep, warnings = self._build_rep(self._peak_ns)
+        return _PendingRep(rep=rep, shift=shift, warnings=tuple(warnings))
+
+    def _confirm(self, pending: _PendingRep, t_ns: int, events: list) -> None:
+        """Count a stayed-out rep now (`t_ns`), in the set it was made in."""
+        rep = pending.rep.model_copy(update={"index": len(self.reps) + 1})
+        self.reps.append(rep)
+        if self._set_open and self._sets_started == rep.set_index:
+            self._reps_in_set += 1
+        elif self.sets and self.sets[-1].index == rep.set_index:
+            done = self.sets[-1]
+            self.sets[-1] = done.model_copy(
+                update={"reps": done.reps + 1, "end_s": max(done.end_s, rep.end_s)}
+            )
+        t_s = self._t(t_ns)
+        events.extend(w.model_copy(update={"t_s": t_s}) for w in pending.warnings)
+        events.append(RepCounted(t_s=t_s, rep=rep))
 
     def _track_hold(
         self,
@@ -414,18 +460,17 @@ class RepDetector:
                 )
             )
 
-    def _count_rep(self, t_end_ns: int, events: list) -> None:
+    def _build_rep(self, t_end_ns: int) -> tuple[Rep, list[WarningRaised]]:
+        """The rep being tracked, ending at `t_end_ns`, and its short-of-target warning."""
         s = self.settings
-        self._reps_in_set += 1
         flags: list[str] = []
-        if self.calibration_rom_deg is None:  # this rep is the calibration movement
-            self.calibration_rom_deg = self._peak
+        warnings: list[WarningRaised] = []
         target = s.rom_target_deg
         if target is None and s.rom_target_pct:
-            target = self.calibration_rom_deg * s.rom_target_pct / 100
+            target = (self.calibration_rom_deg or self._peak) * s.rom_target_pct / 100
         if target is not None and self._peak < target - max(3.0, 0.1 * target):
             flags.append("short")
-            events.append(
+            warnings.append(
                 _warning(
                     WarningKind.SHORT_OF_TARGET,
                     self._t(t_end_ns),
@@ -436,7 +481,7 @@ class RepDetector:
         if s.hold_target_s > 0 and not self._hold_done:
             flags.append("hold_short")
         side = (s.sides[0] if self._side > 0 else s.sides[1]) if s.alternating else None
-        rep = Rep(
+        return Rep(
             index=len(self.reps) + 1,
             set_index=self._sets_started,
             start_s=self._t(self._start_ns),
@@ -446,7 +491,15 @@ class RepDetector:
             peak_speed_dps=self._peak_speed,
             side=side,
             flags=flags,
-        )
+        ), warnings
+
+    def _count_rep(self, t_end_ns: int, events: list) -> None:
+        s = self.settings
+        self._reps_in_set += 1
+        if self.calibration_rom_deg is None:  # this rep is the calibration movement
+            self.calibration_rom_deg = self._peak
+        rep, warnings = self._build_rep(t_end_ns)
+        events.extend(warnings)
         self.reps.append(rep)
         if self.direction == 0:
             self.direction = self._side
