@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import SHARED
 
 from monitor.analysis.pipeline import AnalysisPipeline
 from monitor.sources.inputs import open_input
+from tests.conftest import SHARED
 
 EXAMPLES = SHARED / "data" / "metabase-examples"
 FILES = sorted(EXAMPLES.glob("*.csv")) if EXAMPLES.is_dir() else []
