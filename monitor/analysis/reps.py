@@ -114,6 +114,7 @@ class RepDetector:
     direction: int = 1  # +1 or -1; 0 while an any-direction exercise has not shown its way
     rebased: list[tuple[int, float]] = field(default_factory=list)  # (t_ns, shift deg)
     _last_low_ns: int | None = None
+    _armed: bool = True  # the excursion was under `enter` at the last sample: a rep may start
     _last_end_ns: int | None = None
     _set_open: bool = False
     _set_start_ns: int = 0
@@ -188,6 +189,7 @@ class RepDetector:
         """A new calibration: the angle is measured from a new neutral pose."""
         self.baseline = self._anchor = 0.0
         self.out = False
+        self._armed = True
         self._holding = False
         self._last_low_ns = None
         self._settled.since_ns = None
@@ -212,7 +214,8 @@ class RepDetector:
     ) -> int:
         enter = self.enter_deg
         baseline = self._baseline_before(angle[i:], still[i:])
-        j = _first(self._excursion(angle[i:] - baseline) >= enter)
+        below = self._excursion(angle[i:] - baseline) < enter
+        j = _first(~below & np.concatenate(([self._armed], below[:-1])))  # upward crossing
         stop = len(t_ns) if j is None else i + j
         slipped = self._slip.first_reached(t_ns[i:stop], off_plane[i:stop] & still[i:stop])
         if slipped is not None:
@@ -230,6 +233,7 @@ class RepDetector:
         if low.size:
             self._last_low_ns = int(t_ns[i + int(low[-1])])
         if j is None:
+            self._armed = bool(below[stop - i - 1]) if stop > i else self._armed
             return stop
         self._begin_rep(stop, t_ns, angle, events)
         return stop
@@ -354,6 +358,7 @@ class RepDetector:
         if self._holding:
             self._end_hold(int(t_ns[e]), released=True, events=events)
         self.out = False
+        self._armed = False  # the thresholds may have fallen with this rep: cross them afresh
         self._last_low_ns = int(t_ns[e])
         duration_s = (int(t_ns[e]) - self._start_ns) / 1e9
         if duration_s >= self.settings.min_rep_s and self._peak >= self.enter_deg:
@@ -503,7 +508,8 @@ class RepDetector:
         self.reps.append(rep)
         if self.direction == 0:
             self.direction = self._side
-        self.reference_deg += s.reference_weight * (self._peak - self.reference_deg)
+        follow = self.reference_deg + s.reference_weight * (self._peak - self.reference_deg)
+        self.reference_deg = min(follow, self._peak)  # falls at once, grows gradually
         self._last_end_ns = t_end_ns
         self._anchor = self.baseline
         events.append(RepCounted(t_s=rep.end_s, rep=rep))
