@@ -14,21 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+from monitor.cli.options import replay_speed
 from monitor.core import Event, EventKind
 from monitor.session.recording import Recording, read_recording
 from monitor.sources.replay import ReplayStep, replay
-
-
-def _speed(text: str) -> float | None:
-    if text == "max":
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number or 'max', got {text!r}")
-    return value
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -44,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--speed",
-        type=_speed,
+        type=replay_speed,
         default=1.0,
         metavar="1|2|4|max",
         help="replay speed: a factor of real time, or 'max' (default 1)",
