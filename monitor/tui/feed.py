@@ -56,6 +56,7 @@ class ExerciseView:
     hold_s: float | None = None  # prescribed hold; None for exercises without one
     target_deg: tuple[float, float] | None = None  # the target zone (low, high)
     limit_deg: float | None = None
+    both_sides: bool = False  # alternating exercise: zone and limit apply on either side of 0°
     position: int = 1  # 1-based place in the program
     program_length: int = 1
 
@@ -123,6 +124,7 @@ class SessionFeed(Protocol):
 
     title: str
     playback: Playback | None
+    recording: str  # file the session is written to (live) or read from (replay); "" if none
 
     def updates(self) -> AsyncIterator[FeedUpdate]:
         """Updates until the source ends (end of recording) or `close()` is called."""

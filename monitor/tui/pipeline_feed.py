@@ -6,6 +6,7 @@ them into the live screen's updates: the angle trace, the pipeline's events, lin
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections import deque
 from collections.abc import AsyncIterable, Callable
@@ -107,7 +108,8 @@ class PipelineFeed:
         yield FeedUpdate(t_s=self._now_s(), status=self.status())
 
     def exercise(self) -> ExerciseView:
-        return self.track.view()
+        alternating = self.track.prescription.exercise.alternating
+        return dataclasses.replace(self.track.view(), both_sides=alternating)
 
     def command(self, command: Command) -> str:
         now = self._now_s()

@@ -134,7 +134,7 @@ class LiveScreen(Screen[None]):
         self.query_one(RepCount).show(
             view.reps_done, view.reps_target, view.set_index, view.sets_total
         )
-        self.query_one(AnglePlot).set_zone(view.target_deg, view.limit_deg)
+        self.query_one(AnglePlot).set_zone(view.target_deg, view.limit_deg, view.both_sides)
         if view.hold_s is None:
             self.query_one(HoldTimer).show(0.0, None)
 

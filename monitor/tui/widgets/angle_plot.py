@@ -19,16 +19,12 @@ _LABEL_WIDTH = 5
 
 
 def _value_range(
-    deg: NDArray[np.float64], target: tuple[float, float] | None, limit: float | None
+    deg: NDArray[np.float64], zones: list[tuple[float, float]], limits: list[float]
 ) -> tuple[float, float]:
     finite = deg[np.isfinite(deg)]
-    values = [0.0]
+    values = [0.0, *limits, *(edge for zone in zones for edge in zone)]
     if finite.size:
         values += [float(finite.min()), float(finite.max())]
-    if target is not None:
-        values.extend(target)
-    if limit is not None:
-        values.append(limit)
     low, high = min(values), max(values)
     span = max(high - low, 10.0)
     return low - 0.08 * span, high + 0.08 * span
@@ -43,15 +39,22 @@ def render_angle_plot(
     window_s: float,
     target: tuple[float, float] | None = None,
     limit: float | None = None,
+    both_sides: bool = False,
 ) -> Text:
     """A `width` x `height` text plot of the last `window_s` seconds (newest at the right).
 
     Rows inside the target zone get a green background, the limit row a red dashed line; the
-    trace is green in the zone, red beyond the limit. Pure: same input, same text.
+    trace is green in the zone, red beyond the limit. With `both_sides` (alternating exercises,
+    whose reps go either way from neutral) zone and limit are mirrored below zero as well.
+    Pure: same input, same text.
     """
     plot_w = max(width - _LABEL_WIDTH, 1)
     height = max(height, 1)
-    low, high = _value_range(deg, target, limit)
+    signs = (1.0, -1.0) if both_sides else (1.0,)
+    zones = [] if target is None else [(target[0], target[1]), (-target[1], -target[0])]
+    zones = zones[: len(signs)]
+    limits = [] if limit is None else [sign * limit for sign in signs]
+    low, high = _value_range(deg, zones, limits)
     rows_px, cols_px = 4 * height, 2 * plot_w
     grid = np.zeros((rows_px, cols_px), dtype=bool)
     finite = np.isfinite(deg)
@@ -81,21 +84,22 @@ def render_angle_plot(
 
     labels = {0: high, height - 1: low}
     if target is not None:
-        labels[row_of(target[1])] = target[1]
-    if limit is not None:
-        labels[row_of(limit)] = limit
-    limit_row = row_of(limit) if limit is not None else -1
+        for sign in signs:
+            labels[row_of(sign * target[1])] = sign * target[1]
+    for edge in limits:
+        labels[row_of(edge)] = edge
+    limit_rows = {row_of(edge) for edge in limits}
     text = Text(no_wrap=True, overflow="crop")
     for row in range(height):
         value = row_value(row)
         label = f"{labels[row]:>4.0f}°" if row in labels else " " * _LABEL_WIDTH
         text.append(label[:_LABEL_WIDTH], style="dim")
-        in_zone = target is not None and target[0] <= value <= target[1]
-        beyond = limit is not None and value >= limit
+        in_zone = any(zone[0] <= value <= zone[1] for zone in zones)
+        beyond = limit is not None and any(sign * value >= limit for sign in signs)
         trace_style = "bold red" if beyond else "bold green" if in_zone else "bold cyan"
         background = " on #12361d" if in_zone else ""
-        blank = "┄" if row == limit_row else " "
-        blank_style = ("red" if row == limit_row else "") + background
+        blank = "┄" if row in limit_rows else " "
+        blank_style = ("red" if row in limit_rows else "") + background
         glyphs = "".join(chr(0x2800 + int(c)) if c else blank for c in cells[row])
         # One span per run of trace or blank cells, not one per character.
         drawn = cells[row] != 0
@@ -121,12 +125,16 @@ class AnglePlot(Widget):
         self.window_s = window_s
         self.target: tuple[float, float] | None = None
         self.limit: float | None = None
+        self.both_sides = False
         self._drawn_version = -1
         self._strips: list[Strip] | None = None
         self.frames = 0  # redraws done, read by the benchmark
 
-    def set_zone(self, target: tuple[float, float] | None, limit: float | None) -> None:
-        self.target, self.limit = target, limit
+    def set_zone(
+        self, target: tuple[float, float] | None, limit: float | None, both_sides: bool = False
+    ) -> None:
+        """The target zone and limit; `both_sides` mirrors them below zero (alternating reps)."""
+        self.target, self.limit, self.both_sides = target, limit, both_sides
         self._strips = None
         self.refresh()
 
@@ -158,6 +166,7 @@ class AnglePlot(Widget):
             window_s=self.window_s,
             target=self.target,
             limit=self.limit,
+            both_sides=self.both_sides,
         )
         console = self.app.console
         base = self.rich_style
