@@ -60,12 +60,20 @@ class ProgramItem(BaseModel):
 
 
 class Program(BaseModel):
-    """A program file (TOML): `name`, optional `notes`, and `[[exercises]]` items in order."""
+    """A program file (TOML): `name`, optional `notes` and `sessions_per_week`, and
+    `[[exercises]]` items in order."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str
     notes: str = ""
+    sessions_per_week: int | None = Field(
+        None,
+        ge=1,
+        le=14,
+        description="prescribed sessions a week (7 = daily, 14 = twice a day); drives the "
+        "history's weekly adherence and the maintenance nudge. Left out: neither.",
+    )
     exercises: list[ProgramItem] = Field(min_length=1)
 
     def prescriptions(self, library: dict[str, Exercise] | None = None) -> list[Prescription]:

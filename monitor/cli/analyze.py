@@ -1,4 +1,8 @@
-"""`monitor analyze INPUT [--exercise ID | --program FILE [--item N]] [--json]`."""
+"""`monitor analyze INPUT [--exercise ID | --program FILE [--item N]] [--json] [--no-history]`.
+
+The analysed session is stored in the history like `monitor export` does (the same file again
+updates its session), unless `--no-history`.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,9 @@ from monitor.analysis.exercises import exercise_library, get_exercise
 from monitor.analysis.pipeline import AnalysisPipeline
 from monitor.analysis.programs import load_program
 from monitor.analysis.results import AnalysisSummary
+from monitor.cli.export import analyse_with_trace, keep_in_history, session_summary
 from monitor.errors import InputFileError
+from monitor.session.summary import program_ref
 from monitor.sources.inputs import INPUT_FORMATS, open_input
 
 
@@ -45,6 +51,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--item", type=int, default=1, help="which exercise of the program (1-based, default 1)"
     )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument(
+        "--no-history", action="store_true", help="do not store the session in the history"
+    )
     parser.set_defaults(func=run)
 
 
@@ -52,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     loaded = open_input(args.input, args.input_format)
     for warning in loaded.metadata.warnings:
         print(f"monitor: warning: {warning}", file=sys.stderr)
+    program = None
     if args.program is not None:
         program = load_program(args.program)
         if not 1 <= args.item <= len(program.exercises):
@@ -69,8 +79,12 @@ def run(args: argparse.Namespace) -> int:
                 f"{'accelerometer' if block.acc is None else 'gyroscope'} samples; the "
                 "analysis needs both"
             )
-        pipeline.process(block)
+        trace = analyse_with_trace(pipeline, block)
     summary = pipeline.summary()
+    if not args.no_history and loaded.blocks:
+        ref = program_ref(program, args.program.stem) if program is not None else None
+        analysed = (summary, pipeline.prescription)
+        keep_in_history(session_summary(args.input, loaded, analysed, ref, trace), args.input)
     if args.json:
         print(json.dumps(summary.model_dump(mode="json"), indent=1))
     else:

@@ -124,4 +124,4 @@ def run(args: argparse.Namespace) -> int:
         elif not sample.is_file():
             raise MonitorError(f"{sample}: no such recording")
         feed = open_replay(sample, speed=args.speed, target=target)
-        return run_session(feed, voice=args.voice, muted=args.mute)
+        return run_session(feed, voice=args.voice, muted=args.mute, keep_history=False)

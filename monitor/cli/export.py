@@ -18,6 +18,7 @@ from monitor import __version__
 from monitor.analysis.exercises import Prescription, get_exercise, prescription_for
 from monitor.analysis.pipeline import AnalysisPipeline
 from monitor.analysis.programs import load_program
+from monitor.analysis.results import AnalysisSummary
 from monitor.core.samples import SampleBlock
 from monitor.errors import InputFileError, MonitorError
 from monitor.session.export import FORMATS, export
@@ -36,7 +37,7 @@ from monitor.session.summary import (
     program_ref,
 )
 from monitor.sources.importers import input_digest
-from monitor.sources.inputs import INPUT_FORMATS, open_input
+from monitor.sources.inputs import INPUT_FORMATS, LoadedInput, open_input
 
 TRACE_POINTS = 1500  # angle samples kept for the chart
 
@@ -95,7 +96,20 @@ def summarize_file(
         trace = analyse_with_trace(pipeline, block)
     except ValueError as error:  # e.g. timestamps that do not advance
         raise InputFileError(f"{path}: cannot analyse: {error}") from None
-    result = pipeline.summary()
+    return session_summary(path, opened, (pipeline.summary(), prescription), program_ref, trace)
+
+
+def session_summary(
+    path: Path,
+    opened: LoadedInput,
+    analysed: tuple[AnalysisSummary, Prescription],
+    program_ref: ProgramRef | None,
+    trace: AngleTrace | None,
+) -> SessionSummary:
+    """The session summary of `opened` (read from `path`): its analysis result and the
+    prescription it ran."""
+    meta = opened.metadata
+    result, prescription = analysed
     session = SessionMeta(
         start=meta.start or datetime.fromtimestamp(path.stat().st_mtime, UTC),
         duration_s=max(result.duration_s, 0.0),
@@ -111,8 +125,14 @@ def summarize_file(
         program=program_ref,
         monitor_version=__version__,
     )
-    gaps = data_gaps(block.t_ns, opened.events)
-    return from_analyses([(result, prescription)], meta=session, gaps=gaps, trace=trace)
+    gaps = data_gaps(opened.blocks[0].t_ns, opened.events)
+    return from_analyses([analysed], meta=session, gaps=gaps, trace=trace)
+
+
+def keep_in_history(summary: SessionSummary, source: Path) -> int:
+    """Store an analysed file's session (the same file again updates it); its history id."""
+    with open_history() as history:
+        return history.record(summary, recording=source, input_digest=input_digest(source))
 
 
 def export_samples(args: argparse.Namespace) -> None:
@@ -152,8 +172,7 @@ def run(args: argparse.Namespace) -> int:
             input_format=args.input_format,
         )
         if not args.no_history:
-            with open_history() as history:
-                history.record(summary, recording=source, input_digest=input_digest(source))
+            keep_in_history(summary, source)
     elif args.input.isdigit():
         with open_history() as history:
             summary, _recording = history.summary(int(args.input))

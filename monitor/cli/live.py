@@ -97,7 +97,11 @@ def _run_screen(args: argparse.Namespace, exercise: Any, policy: LinkPolicy) -> 
     if not args.device:
         scanner = BleScanner(target=exercise, record=args.record, policy=policy)
         MonitorApp(
-            translate=analysis_messages, scanner=scanner, voice=args.voice, muted=args.mute
+            translate=analysis_messages,
+            scanner=scanner,
+            voice=args.voice,
+            muted=args.mute,
+            keep_history=True,
         ).run()
         return 0
     requests = asyncio.run(_requests(args, policy))

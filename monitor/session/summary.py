@@ -281,8 +281,7 @@ def prescription_from(
 def program_ref(program: Program, program_id: str) -> ProgramRef:
     """The summary's reference to a program. Its prescribed frequency (`sessions_per_week`)
     drives the weekly adherence and the maintenance nudge; programs without one get neither."""
-    per_week = getattr(program, "sessions_per_week", None)  # optional in program files
-    return ProgramRef(id=program_id, name=program.name, sessions_per_week=per_week)
+    return ProgramRef(id=program_id, name=program.name, sessions_per_week=program.sessions_per_week)
 
 
 def calibration_from(calibration: AnalysisCalibration) -> Calibration:

@@ -140,7 +140,7 @@ class ProgramTrack:
         results = self.results()
         duration = max((r.duration_s for r, _ in results), default=0.0)
         program = (
-            session_summary.ProgramRef(id=self.program.name, name=self.program.name)
+            session_summary.program_ref(self.program, self.program.name)
             if self.program is not None
             else None
         )

@@ -13,6 +13,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Label
 
+from monitor.session.summary import SessionSummary
 from monitor.tui import cues
 from monitor.tui.feed import Command, FeedUpdate, LinkState, LinkStatus, SessionFeed, Severity
 from monitor.tui.messages import (
@@ -50,6 +51,13 @@ Translate = Callable[[object], Iterable[Message]]
 
 class LiveScreen(Screen[None]):
     """Count, hold timer, angle plot, warnings and link status of one session."""
+
+    class Finished(Message):
+        """The session ended on the user's q: its summary, for the app to keep."""
+
+        def __init__(self, summary: SessionSummary) -> None:
+            super().__init__()
+            self.summary = summary
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("c", "command('calibrate')", "Calib"),
@@ -212,7 +220,9 @@ class LiveScreen(Screen[None]):
         self.workers.cancel_group(self, "feed")
         from monitor.tui.screens.summary import SummaryScreen
 
-        self.app.switch_screen(SummaryScreen(self.feed.summary()))
+        summary = self.feed.summary()
+        self.app.switch_screen(SummaryScreen(summary))
+        self.app.post_message(self.Finished(summary))
 
 
 class ReplayScreen(LiveScreen):

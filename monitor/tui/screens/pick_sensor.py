@@ -40,6 +40,7 @@ class PickSensorScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static("Scanning for sensors... pick one and press enter", id="scan-title")
+        yield Static("", id="nudge")
         yield DataTable(id="scan-table", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
@@ -70,6 +71,12 @@ class PickSensorScreen(Screen[None]):
         self.query_one("#scan-title", Static).update(
             f"{count} sensor{'s' if count != 1 else ''} found; pick one and press enter"
         )
+
+    def show_nudge(self, nudge: str) -> None:
+        """The history's maintenance reminder, above the sensors found."""
+        line = self.query_one("#nudge", Static)
+        line.update(nudge)
+        line.display = True
 
     def action_rescan(self) -> None:
         self.scan_forever()
