@@ -14,22 +14,11 @@ from pathlib import Path
 
 from monitor import paths
 from monitor.analysis.programs import Program, ProgramItem, load_program
+from monitor.cli.options import replay_speed
 from monitor.errors import MonitorError
 
 DEMO_PROFILE = "witmotion_wt901ble"
 DEMO_EXERCISE = "knee_to_chest_single"
-
-
-def _speed(text: str) -> float | None:
-    if text == "max":
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number or 'max', got {text!r}")
-    return value
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -49,7 +38,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="generate a fresh session with the virtual sensor instead of the bundled one",
     )
     parser.add_argument(
-        "--speed", type=_speed, default=1.0, metavar="1|2|4|max", help="replay speed (default 1)"
+        "--speed",
+        type=replay_speed,
+        default=1.0,
+        metavar="1|2|4|max",
+        help="replay speed (default 1)",
     )
     parser.add_argument("--exercise", help="analyse as this exercise (default: the recording's)")
     parser.add_argument("--program", type=Path, metavar="FILE", help="analyse with this program")
