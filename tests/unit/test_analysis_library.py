@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
-import sys
-
 import pytest
 
 from monitor import paths
 from monitor.analysis.exercises import Mode, exercise_library
 from monitor.analysis.programs import load_program
 from monitor.analysis.schema import SCHEMA_DIR, SCHEMAS, render
-from monitor.cli import analyze, program
-from monitor.errors import InputFileError, MonitorError
+from monitor.cli import main
+from monitor.errors import InputFileError
 
 PROGRAMS = SCHEMA_DIR.parent / "programs"
 REQUIRED = {
@@ -28,20 +25,6 @@ REQUIRED = {
     "hamstring_stretch",
     "generic",
 }
-
-
-def main(argv: list[str]) -> int:
-    """The analysis verbs through argparse, as `monitor` runs them (without other verbs)."""
-    parser = argparse.ArgumentParser(prog="monitor")
-    verbs = parser.add_subparsers(required=True)
-    analyze.register(verbs)
-    program.register(verbs)
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except MonitorError as error:
-        print(f"monitor: error: {error}", file=sys.stderr)
-        return error.exit_code
 
 
 def test_library_covers_the_low_back_program():

@@ -3,10 +3,8 @@ latency and chunking invariance (hypothesis)."""
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
-import sys
 
 import numpy as np
 import pytest
@@ -23,23 +21,8 @@ from monitor.analysis.results import (
     WarningKind,
     WarningRaised,
 )
-from monitor.cli import analyze, program
+from monitor.cli import main
 from monitor.core.samples import GRAVITY, SampleBlock
-from monitor.errors import MonitorError
-
-
-def main(argv: list[str]) -> int:
-    """The analysis verbs through argparse, as `monitor` runs them (without other verbs)."""
-    parser = argparse.ArgumentParser(prog="monitor")
-    verbs = parser.add_subparsers(required=True)
-    analyze.register(verbs)
-    program.register(verbs)
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except MonitorError as error:
-        print(f"monitor: error: {error}", file=sys.stderr)
-        return error.exit_code
 
 
 def _profile(t: np.ndarray, start: float, duration: float) -> np.ndarray:
