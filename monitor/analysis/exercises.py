@@ -7,7 +7,6 @@ dose and limits (see programs.py); `Prescription` is the merged result the pipel
 
 from __future__ import annotations
 
-import tomllib
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -15,7 +14,8 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from monitor import paths
-from monitor.errors import InputFileError
+from monitor.errors import InputFileError, warn_user
+from monitor.textfiles import read_toml
 
 BUNDLED_EXERCISES_DIR = Path(__file__).resolve().parent / "data" / "exercises"
 
@@ -115,17 +115,6 @@ def validation_message(source: Path | str, error: ValidationError) -> str:
     return f"{source}: {field}: {first['msg']}{extra}"
 
 
-def read_toml(path: Path) -> dict:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise InputFileError(f"{path}: cannot read: {error.strerror or error}") from None
-    except UnicodeDecodeError:
-        raise InputFileError(f"{path}: not a UTF-8 text file") from None
-    except tomllib.TOMLDecodeError as error:
-        raise InputFileError(f"{path}: invalid TOML: {error}") from None
-
-
 def load_exercise(path: Path) -> Exercise:
     try:
         return Exercise.model_validate(read_toml(path))
@@ -134,14 +123,27 @@ def load_exercise(path: Path) -> Exercise:
 
 
 def exercise_library(user_dir: Path | None = None) -> dict[str, Exercise]:
-    """Bundled exercises, then the user's (`*.toml` in user_exercises_dir()); same id replaces."""
-    library: dict[str, Exercise] = {}
-    folders = [BUNDLED_EXERCISES_DIR, user_dir or paths.user_exercises_dir()]
-    for folder in folders:
-        if folder.is_dir():
-            for path in sorted(folder.glob("*.toml")):
-                exercise = load_exercise(path)
-                library[exercise.id] = exercise
+    """Bundled exercises, then the user's (`*.toml` in user_exercises_dir()); same id replaces.
+
+    A broken user file is skipped with a warning (`monitor.errors.warn_user`) so that the
+    bundled exercises keep working; a broken bundled file raises.
+    """
+    library = {e.id: e for e in map(load_exercise, sorted(BUNDLED_EXERCISES_DIR.glob("*.toml")))}
+    folder = user_dir or paths.user_exercises_dir()
+    found: dict[str, Path] = {}
+    for path in sorted(folder.glob("*.toml")) if folder.is_dir() else []:
+        try:
+            exercise = load_exercise(path)
+        except InputFileError as error:
+            warn_user(f"{error}; skipped (the other exercises are in use)")
+            continue
+        if exercise.id in found:
+            warn_user(
+                f"{path}: exercise id {exercise.id!r} is also in {found[exercise.id].name}; "
+                f"{path.name} is used"
+            )
+        found[exercise.id] = path
+        library[exercise.id] = exercise
     return library
 
 

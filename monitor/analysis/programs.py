@@ -16,10 +16,10 @@ from monitor.analysis.exercises import (
     Limits,
     Prescription,
     exercise_library,
-    read_toml,
     validation_message,
 )
 from monitor.errors import InputFileError
+from monitor.textfiles import read_toml
 
 
 class ProgramItem(BaseModel):

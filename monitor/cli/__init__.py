@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -43,7 +44,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _StderrWarnings(logging.Handler):
+    """`monitor: warning: ...` lines on the stderr of the moment (a running TUI captures it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(f"monitor: {record.levelname.lower()}: {record.getMessage()}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    logger = logging.getLogger("monitor")
+    if not any(isinstance(h, _StderrWarnings) for h in logger.handlers):
+        logger.addHandler(_StderrWarnings(logging.WARNING))
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -12,7 +12,12 @@ from typing import Any
 from monitor.core import NotificationBatch
 from monitor.errors import MonitorError
 from monitor.profiles.decoder import ProfileDecoder
-from monitor.profiles.loader import get_profile, load_profile, profile_files
+from monitor.profiles.loader import (
+    bundled_profiles_dir,
+    get_profile,
+    load_profile,
+    profile_entries,
+)
 from monitor.profiles.schema import schema_text
 
 
@@ -76,8 +81,7 @@ def _print_json(value: Any) -> None:
 
 def _list(args: argparse.Namespace) -> int:
     rows: dict[str, dict[str, Any]] = {}
-    for path in profile_files():  # user files come last and replace bundled ones by id
-        profile = load_profile(path)
+    for path, profile in profile_entries():  # user files come last, replace bundled ones by id
         rows[profile.id] = {
             "id": profile.id,
             "name": profile.name,
@@ -89,8 +93,10 @@ def _list(args: argparse.Namespace) -> int:
         _print_json(list(rows.values()))
         return 0
     width = max((len(r) for r in rows), default=2)
+    bundled = bundled_profiles_dir()
     for row in rows.values():
-        print(f"{row['id']:<{width}}  {row['name']}  [{', '.join(row['streams'])}]")
+        mine = "" if Path(row["file"]).parent == bundled else f"  (your file {row['file']})"
+        print(f"{row['id']:<{width}}  {row['name']}  [{', '.join(row['streams'])}]{mine}")
     return 0
 
 

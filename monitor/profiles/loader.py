@@ -7,7 +7,6 @@ line names the file, the field path and what was expected.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -15,10 +14,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from monitor import paths
+from monitor.errors import warn_user
 from monitor.profiles.codecs import CODECS
 from monitor.profiles.codecs.base import Codec, CodecModel
 from monitor.profiles.errors import ProfileError
 from monitor.profiles.model import Profile, Stream, value_key
+from monitor.textfiles import read_toml
 
 
 def bundled_profiles_dir() -> Path:
@@ -138,16 +139,9 @@ def parse_profile(data: Mapping[str, Any], source: str) -> Profile:
 
 def load_profile(path: Path | str) -> Profile:
     path = Path(path)
-    try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
-    except FileNotFoundError:
-        raise ProfileError(f"{path}: no such profile file") from None
-    except OSError as error:
-        raise ProfileError(f"{path}: cannot read: {error.strerror}") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ProfileError(f"{path}: not valid TOML: {error}") from None
-    return parse_profile(data, str(path))
+    if not path.exists():
+        raise ProfileError(f"{path}: no such profile file")
+    return parse_profile(read_toml(path, error=ProfileError), str(path))
 
 
 def profile_files(include_user: bool = True) -> list[Path]:
@@ -161,8 +155,37 @@ def profile_files(include_user: bool = True) -> list[Path]:
 
 
 def load_profiles(include_user: bool = True) -> dict[str, Profile]:
-    """All profiles by id. A broken file raises ProfileError naming it."""
-    return {p.id: p for p in map(load_profile, profile_files(include_user))}
+    """All profiles by id; a user file replaces the bundled profile with its id.
+
+    A broken bundled profile raises ProfileError. A broken user file is skipped with a warning
+    (`monitor.errors.warn_user`), so one bad file does not take every sensor away; so is a
+    second user file with an id another user file already has.
+    """
+    return {profile.id: profile for _path, profile in profile_entries(include_user)}
+
+
+def profile_entries(include_user: bool = True) -> list[tuple[Path, Profile]]:
+    """(file, profile) for every profile that loads, in `profile_files` order."""
+    bundled = bundled_profiles_dir()
+    entries: list[tuple[Path, Profile]] = []
+    user_ids: dict[str, Path] = {}
+    for path in profile_files(include_user):
+        if path.parent == bundled:
+            entries.append((path, load_profile(path)))
+            continue
+        try:
+            profile = load_profile(path)
+        except ProfileError as error:
+            warn_user(f"{error}; skipped (the other profiles are in use)")
+            continue
+        if profile.id in user_ids:
+            warn_user(
+                f"{path}: profile id {profile.id!r} is also in {user_ids[profile.id].name}; "
+                f"{path.name} is used"
+            )
+        user_ids[profile.id] = path
+        entries.append((path, profile))
+    return entries
 
 
 def get_profile(name: str) -> Profile:

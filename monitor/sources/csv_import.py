@@ -18,10 +18,12 @@ import numpy as np
 
 from monitor.core import GRAVITY, Event, EventKind, SampleBlock
 from monitor.errors import InputFileError
+from monitor.textfiles import clip, read_text
 
 MIN_RATE_HZ = 10.0
 MAX_RATE_HZ = 1000.0
 STREAM = "csv"
+TORN = "cut off mid-line (torn write), dropped"  # a last line without newline that is broken
 
 # channel -> accepted unit suffixes and their factor to the project's units
 UNITS: dict[str, dict[str, float]] = {
@@ -43,22 +45,13 @@ class CsvImport:
     units: dict[str, str]  # channel -> unit found in the header
     events: list[Event] = field(default_factory=list)
     comments: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # e.g. a torn last line dropped
 
 
 def read_csv(path: Path | str) -> CsvImport:
     """Read a generic CSV; a bad file raises InputFileError naming the line and problem."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise InputFileError(f"{path}: cannot read: {error.strerror or error}") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise InputFileError(
-            f"{path}: not UTF-8 text (byte {error.start}), expected a CSV file"
-        ) from None
-    return _parse(path, text)
+    return _parse(path, read_text(path))
 
 
 def _fail(path: Path, line: int, problem: str) -> InputFileError:
@@ -86,10 +79,16 @@ def _parse(path: Path, text: str) -> CsvImport:
         for number in range(header_line + 1, len(lines) + 1)
         if (s := lines[number - 1].strip()) and not s.startswith("#")
     ]
+    order = _order(columns, units)
+    warnings = []
+    torn = data_numbers and not text.endswith(("\n", "\r"))
+    if torn and _row_problem(lines[data_numbers[-1] - 1], names, order) is not None:
+        warnings.append(
+            f"{path}: line {data_numbers.pop()}: cut off mid-line (torn write), dropped"
+        )
     if len(data_numbers) < 2:
         raise InputFileError(f"{path}: needs at least two data rows, found {len(data_numbers)}")
     body = "\n".join(lines[n - 1] for n in data_numbers)
-    order = [columns["time"], *(columns[f"{c}_{a}"] for c in units for a in AXES)]
     try:
         table = np.loadtxt(
             io.StringIO(body), delimiter=",", usecols=order, ndmin=2, dtype=np.float64
@@ -134,6 +133,7 @@ def _parse(path: Path, text: str) -> CsvImport:
         units=units,
         events=_gap_events(t_ns, period),
         comments=comments,
+        warnings=warnings,
     )
 
 
@@ -141,7 +141,8 @@ def _columns(path: Path, line: int, names: list[str]) -> tuple[dict[str, int], d
     """Column index of time and of each channel axis; the unit found per channel."""
     position = {name: i for i, name in reversed(list(enumerate(names)))}
     if "time_s" not in position:
-        raise _fail(path, line, f"header has no time_s column (columns: {', '.join(names)})")
+        shown = clip(", ".join(names), 120)
+        raise _fail(path, line, f"header has no time_s column (columns: {shown})")
     columns = {"time": position["time_s"]}
     units: dict[str, str] = {}
     for channel, accepted in UNITS.items():
@@ -163,21 +164,32 @@ def _columns(path: Path, line: int, names: list[str]) -> tuple[dict[str, int], d
     return columns, units
 
 
+def _order(columns: dict[str, int], units: dict[str, str]) -> list[int]:
+    """Column indices to read: time, then each channel's x, y, z."""
+    return [columns["time"], *(columns[f"{c}_{a}"] for c in units for a in AXES)]
+
+
+def _row_problem(line: str, names: list[str], order: list[int]) -> str | None:
+    """What is wrong with one data row, or None when every needed column is a number."""
+    fields = line.split(",")
+    needed = max(order) + 1
+    if len(fields) < needed:
+        return f"expected at least {needed} columns, found {len(fields)}"
+    for column in order:
+        try:
+            float(fields[column])
+        except ValueError:
+            return f"{names[column][:40]}: {clip(fields[column].strip())} is not a number"
+    return None
+
+
 def _locate_bad_value(
     path: Path, lines: list[str], numbers: list[int], names: list[str], order: list[int]
 ) -> InputFileError:
     """Find the first row numpy refused, for a message naming its line."""
-    needed = max(order) + 1
     for number in numbers:
-        fields = lines[number - 1].split(",")
-        if len(fields) < needed:
-            return _fail(path, number, f"expected at least {needed} columns, found {len(fields)}")
-        for column in order:
-            try:
-                float(fields[column])
-            except ValueError:
-                value = fields[column].strip()[:40]
-                return _fail(path, number, f"{names[column]}: {value!r} is not a number")
+        if problem := _row_problem(lines[number - 1], names, order):
+            return _fail(path, number, problem)
     return InputFileError(f"{path}: not a numeric CSV")
 
 

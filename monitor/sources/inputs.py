@@ -129,6 +129,7 @@ def _open_csv(path: Path) -> LoadedInput:
         path=path,
         streams=[CSV_STREAM],
         rates_hz={CSV_STREAM: imported.rate_hz},
+        warnings=imported.warnings,
     )
     return LoadedInput(
         metadata=metadata, streams={CSV_STREAM: imported.block}, events=imported.events

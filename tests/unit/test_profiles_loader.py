@@ -83,7 +83,7 @@ def test_broken_profile_error_names_file_field_and_expectation(
 def test_invalid_toml_and_missing_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("id = \n")
-    with pytest.raises(ProfileError, match="not valid TOML"):
+    with pytest.raises(ProfileError, match="invalid TOML"):
         load_profile(bad)
     with pytest.raises(ProfileError, match="no such profile file"):
         load_profile(tmp_path / "absent.toml")

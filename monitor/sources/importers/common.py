@@ -20,7 +20,7 @@ from scipy.signal import butter, sosfiltfilt
 from monitor.core import Event, EventKind, SampleBlock
 from monitor.core.samples import FloatArray, Int64Array
 from monitor.errors import InputFileError
-from monitor.sources.csv_import import _gap_events
+from monitor.sources.csv_import import TORN, _gap_events
 from monitor.sources.inputs import InputMetadata, LoadedInput
 
 CHANNELS = ("acc", "gyro", "mag")
@@ -104,7 +104,7 @@ def read_table(
         cut = body.rfind("\n") + 1
         if _bad_row(body[cut:], columns, delimiter) is not None:
             line = header_lines + body.count("\n", 0, cut) + 1
-            warnings.append(f"{path}: line {line}: cut off mid-line (torn write), dropped")
+            warnings.append(f"{path}: line {line}: {TORN}")
             body = body[:cut]
     if not body.strip():
         raise InputFileError(f"{path}: header only, no data rows")
