@@ -9,6 +9,9 @@ reps, so slow posture drift is not counted) by `enter` degrees and ends when it 
 `exit`; both thresholds follow the range of recent reps (hysteresis scaled to the person), never
 below the exercise's `min_rom_deg`. Staying still away from the rest pose for `rebase_s` is not a
 rep: the rest pose moved (posture change or a slipped sensor) and the baseline is re-anchored.
+Resting still for `sink_s` on the far side of the rest pose (against the exercise's direction),
+or coming back most of the way from a rep and resting or turning there, re-anchors the baseline
+at once: reps start and end wherever the person rests or turns.
 A hold is time spent slow and within a wobble tolerance of the angle where it began; a set ends
 after `set_gap_s` without reps.
 """
@@ -40,7 +43,11 @@ class DetectorSettings:
     enter_fraction: float = 0.35  # of the reference range
     exit_fraction: float = 0.5  # of the enter threshold
     exit_peak_fraction: float = 0.35  # or of the rep's peak (incomplete returns), up to 3/4 enter
+    pause_return_fraction: float = 0.4  # or still (or turning back) under this fraction of the
+    # peak: a new rest pose
+    turn_dps: float = 10.0  # speed back towards the end range that shows the next rep has begun
     reference_weight: float = 0.3  # how fast the reference range follows new reps
+    set_relax_fraction: float = 0.5  # the reference range kept over a set break
     alternating: bool = False
     any_direction: bool = False  # the direction is learned from the first rep after each rebase
     sides: tuple[str, str] = ("right", "left")
@@ -56,6 +63,7 @@ class DetectorSettings:
     rom_target_deg: float | None = None
     rom_target_pct: float | None = None  # of `calibration_rom_deg`, when no degrees are given
     rebase_s: float = 10.0
+    sink_s: float = 0.5  # still this long on the far side of the rest pose: it is the rest pose
     slip_s: float = 1.0
     baseline_tau_s: float = 3.0
     rate_hz: float = 25.0
@@ -174,7 +182,7 @@ class RepDetector:
                 i = self._rest(t_ns, angle, still, off_plane, i, events)
                 if self.slip_index is not None:
                     break
-            if i < n:
+            if i < n and self.out:
                 i = self._out(t_ns, angle, speed, still, i, events)
         return events
 
@@ -182,6 +190,7 @@ class RepDetector:
         self.direction = 0 if self.settings.any_direction else 1
         self._settled = RunTimer(self.settings.rebase_s)
         self._slip = RunTimer(self.settings.slip_s)
+        self._sunk = RunTimer(self.settings.sink_s)
         self.slip_index: int | None = None
         self._anchor = 0.0  # rest angle the baseline may follow (set at rep ends and rebases)
 
@@ -193,6 +202,7 @@ class RepDetector:
         self._holding = False
         self._last_low_ns = None
         self._settled.since_ns = None
+        self._sunk.since_ns = None
         self._pending = None
         if self.settings.any_direction:
             self.direction = 0
@@ -214,29 +224,52 @@ class RepDetector:
     ) -> int:
         enter = self.enter_deg
         baseline = self._baseline_before(angle[i:], still[i:])
-        below = self._excursion(angle[i:] - baseline) < enter
+        excursion = self._excursion(angle[i:] - baseline)
+        below = excursion < enter
         j = _first(~below & np.concatenate(([self._armed], below[:-1])))  # upward crossing
         stop = len(t_ns) if j is None else i + j
+        if self._set_open and self._last_end_ns is not None:  # first: it changes the thresholds
+            deadline = self._last_end_ns + int(self.settings.set_gap_s * 1e9)
+            k = _first(t_ns[i:stop] >= deadline)
+            if k is not None:
+                stop, j = i + k + 1, None
+                self._close_set(int(t_ns[i + k]), events)
+        far_side = still[i:stop] & (excursion[: stop - i] < -self.exit_deg)
+        moved = self._sunk.first_reached(t_ns[i:stop], far_side)
+        if moved is not None:
+            stop = i + moved + 1
+            j = None
         slipped = self._slip.first_reached(t_ns[i:stop], off_plane[i:stop] & still[i:stop])
         if slipped is not None:
             stop = i + slipped + 1
             self.slip_index = i + slipped
-            j = None
+            j = moved = None
         self._advance_baseline(angle[i:stop], still[i:stop])
         self._settled.since_ns = None
-        if self._set_open and self._last_end_ns is not None:
-            deadline = self._last_end_ns + int(self.settings.set_gap_s * 1e9)
-            k = _first(t_ns[i:stop] >= deadline)
-            if k is not None:
-                self._close_set(int(t_ns[i + k]), events)
-        low = np.flatnonzero(np.abs(angle[i:stop] - baseline[: stop - i]) < self.exit_deg)
+        near = np.abs(angle[i:stop] - baseline[: stop - i]) < self.exit_deg
+        low = np.flatnonzero(near | still[i:stop])  # a rep starts after the last rest sample
         if low.size:
             self._last_low_ns = int(t_ns[i + int(low[-1])])
+        if moved is not None:
+            self._rest_here(int(t_ns[stop - 1]), float(angle[stop - 1]), events)
+            return stop
         if j is None:
             self._armed = bool(below[stop - i - 1]) if stop > i else self._armed
             return stop
+        self._sunk.since_ns = None
         self._begin_rep(stop, t_ns, angle, events)
         return stop
+
+    def _rest_here(self, t_ns: int, angle: float, events: list) -> None:
+        """The rest pose moved to `angle`. A stayed-out rep whose return this is (back by at
+        least half its shift) is counted now."""
+        pending, self._pending = self._pending, None
+        if pending and self.direction * (angle - self.baseline) <= -abs(pending.shift) / 2:
+            self._confirm(pending, t_ns, events)
+        self.baseline = self._anchor = angle
+        self._sunk.since_ns = None
+        self._armed = True
+        self._last_low_ns = t_ns
 
     def _baseline_before(self, angle: np.ndarray, still: np.ndarray) -> np.ndarray:
         """Baseline in force at each sample: an exponential mean of the rest samples before it."""
@@ -322,7 +355,11 @@ class RepDetector:
             self.exit_deg,
             np.minimum(self.settings.exit_peak_fraction * running_peak, 0.75 * self.enter_deg),
         )
-        e_rel = _first(signed[i:] < exit_level)
+        rising = self._side * speed[i:] > self.settings.turn_dps
+        paused = (still[i:] | rising) & (
+            signed[i:] < self.settings.pause_return_fraction * running_peak
+        )
+        e_rel = _first((signed[i:] < exit_level) | paused)
         e = len(t_ns) if e_rel is None else i + e_rel
         self._slip.since_ns = None
         settled = self._settled.first_reached(t_ns[i:e], still[i:e])
@@ -366,6 +403,8 @@ class RepDetector:
             if pending and self._side * pending.shift < 0 and self._peak >= abs(pending.shift) / 2:
                 self._confirm(pending, int(t_ns[e]), events)
             self._count_rep(int(t_ns[e]), events)
+        if paused[e_rel] and signed[e] >= exit_level[e_rel]:  # came back most of the way, rests
+            self.baseline = self._anchor = float(angle[e])
         return e
 
     def _stayed_out_rep(self, shift: float) -> _PendingRep | None:
@@ -515,7 +554,11 @@ class RepDetector:
         events.append(RepCounted(t_s=rep.end_s, rep=rep))
 
     def _close_set(self, t_ns: int, events: list) -> None:
+        """A set ends. The next may be done with another range (a lighter dose, tiredness):
+        the thresholds relax halfway and relearn from its reps."""
         self._set_open = False
+        floor = self.settings.min_rom_deg / self.settings.enter_fraction
+        self.reference_deg = max(floor, self.settings.set_relax_fraction * self.reference_deg)
         result = SetResult(
             index=self._sets_started,
             start_s=self._t(self._set_start_ns),
