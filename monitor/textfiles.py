@@ -13,7 +13,7 @@ import codecs
 import stat
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -57,15 +57,22 @@ def read_bytes(
         if not stat.S_ISREG(mode):
             raise error(f"{path}: not a regular file (a device, pipe or socket)")
         with path.open("rb") as handle:
-            return _bounded(path, handle, max_bytes, max_line, error)
+            return read_stream(path, handle, max_bytes=max_bytes, max_line=max_line, error=error)
     except OSError as problem:
         raise error(f"{path}: cannot read: {problem.strerror or problem}") from None
 
 
-def _bounded(
-    path: Path, handle: Any, max_bytes: int, max_line: int, error: type[InputFileError]
+def read_stream(
+    path: Path,
+    handle: BinaryIO,
+    *,
+    max_bytes: int = MAX_TEXT_BYTES,
+    max_line: int = MAX_LINE_BYTES,
+    error: type[InputFileError] = InputFileError,
 ) -> bytes:
-    """Read in chunks, stopping at the first line longer than `max_line` bytes."""
+    """Read `handle` (named `path` in messages) in chunks, stopping at the first line longer
+    than `max_line` bytes or when more than `max_bytes` arrive (a zip member that inflates
+    without end)."""
     chunks: list[bytes] = []
     total = 0
     lines_before = 0  # newlines in the chunks already read

@@ -100,6 +100,7 @@ def _parse(path: Path, text: str) -> CsvImport:
         raise _fail(path, data_numbers[row], f"{names[order[col]]} is not a finite number")
 
     time_s = table[:, 0]
+    t_ns = seconds_to_ns(path, np.asarray(data_numbers), time_s, "time_s")
     steps = np.diff(time_s)
     if (steps < 0).any():
         row = int(np.flatnonzero(steps < 0)[0]) + 1
@@ -119,7 +120,6 @@ def _parse(path: Path, text: str) -> CsvImport:
             f"outside {MIN_RATE_HZ:g}..{MAX_RATE_HZ:g} Hz; is time_s in seconds?"
         )
 
-    t_ns = np.rint(time_s * 1e9).astype(np.int64)
     channels = {}
     for index, (channel, unit) in enumerate(units.items()):
         values = table[:, 1 + 3 * index : 4 + 3 * index]
@@ -135,6 +135,26 @@ def _parse(path: Path, text: str) -> CsvImport:
         comments=comments,
         warnings=warnings,
     )
+
+
+def seconds_to_ns(path: Path, lines: np.ndarray, seconds: np.ndarray, name: str) -> np.ndarray:
+    """Seconds as int64 nanoseconds; a time beyond int64 nanoseconds (about 292 years) names
+    its line instead of wrapping round."""
+    return scaled_to_ns(path, lines, seconds, 1e9, name)
+
+
+def scaled_to_ns(
+    path: Path, lines: np.ndarray, values: np.ndarray, ns_per_unit: float, name: str
+) -> np.ndarray:
+    """`values` in a unit of `ns_per_unit` nanoseconds as int64 ns, refusing what overflows."""
+    limit = np.iinfo(np.int64).max / ns_per_unit
+    outside = np.abs(values) >= limit
+    if outside.any():
+        row = int(np.flatnonzero(outside)[0])
+        raise _fail(path, int(lines[row]), f"{name} {values[row]:g} is out of range")
+    if values.dtype.kind in "iu" and ns_per_unit.is_integer():
+        return values.astype(np.int64) * int(ns_per_unit)  # exact: no float rounding
+    return np.rint(values * ns_per_unit).astype(np.int64)
 
 
 def _columns(path: Path, line: int, names: list[str]) -> tuple[dict[str, int], dict[str, str]]:

@@ -8,6 +8,7 @@ events and metadata.
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -78,14 +79,18 @@ def open_input(path: Path | str, input_format: str = "auto") -> LoadedInput:
             f"unknown input format {input_format!r}; use one of {', '.join(INPUT_FORMATS)}"
         )
     try:
+        mode = path.stat().st_mode
+        if stat.S_ISDIR(mode):
+            if input_format == "auto" and (found := importers.detect(path)):
+                return found.load(path)
+            raise InputFileError(
+                f"{path}: is a directory, expected a recording, a CSV file or an app's export "
+                "folder"
+            )
+        if not stat.S_ISREG(mode):  # opening a pipe would wait for a writer
+            raise InputFileError(f"{path}: not a regular file (a device, pipe or socket)")
         with path.open("rb") as handle:
             head = handle.read(len(MAGIC))
-    except IsADirectoryError:
-        if input_format == "auto" and (found := importers.detect(path)):
-            return found.load(path)
-        raise InputFileError(
-            f"{path}: is a directory, expected a recording, a CSV file or an app's export folder"
-        ) from None
     except OSError as error:
         raise InputFileError(f"{path}: cannot read: {error.strerror or error}") from None
     if input_format == "csv":

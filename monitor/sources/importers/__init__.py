@@ -52,10 +52,18 @@ def input_digest(path: Path) -> str:
     """SHA-256 identifying an input: a file's bytes, or a folder's file names and bytes.
 
     A folder (an app's export) analysed twice then updates one history session, like a file.
+    Only what an export holds counts: the files in the folder and one level down (phyphox's
+    meta/), never what a symbolic link points at outside it, never a whole tree below.
     """
     if not path.is_dir():
         return file_digest(path)
+    root = path.resolve()
+    files = sorted(
+        p
+        for p in [*path.glob("*"), *path.glob("*/*")]
+        if p.is_file() and p.resolve().is_relative_to(root)
+    )
     digest = hashlib.sha256()
-    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+    for file in files:
         digest.update(f"{file.relative_to(path)}\0{file_digest(file)}\0".encode())
     return digest.hexdigest()

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import butter, sosfiltfilt
 
+from monitor import textfiles
 from monitor.core import Event, EventKind, SampleBlock
 from monitor.core.samples import FloatArray, Int64Array
 from monitor.errors import InputFileError
@@ -36,23 +37,15 @@ def fail(path: Path, line: int, problem: str) -> InputFileError:
 
 
 def read_text(path: Path) -> str:
-    """The file as text (UTF-8, BOM allowed); InputFileError when unreadable."""
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise InputFileError(f"{path}: cannot read: {error.strerror or error}") from None
-    return decode_text(path, raw)
-
-
-def decode_text(path: Path, raw: bytes) -> str:
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise InputFileError(f"{path}: not UTF-8 text (byte {error.start})") from None
+    """The file as text (bounded, UTF-8 or UTF-16 with a BOM); InputFileError when unreadable."""
+    return textfiles.read_text(path)
 
 
 def first_line(path: Path, limit: int = 4096) -> str:
-    """The first line of a file ("" when it cannot be read or is not text): for detection."""
+    """The first line of a regular file ("" when it cannot be read or is not text): for
+    detection, so it never opens a pipe or device."""
+    if not path.is_file():
+        return ""
     try:
         with path.open("rb") as handle:
             head = handle.read(limit)
@@ -63,6 +56,20 @@ def first_line(path: Path, limit: int = 4096) -> str:
     except UnicodeDecodeError:
         return ""
     return text.splitlines()[0] if text.strip() else ""
+
+
+def inside(folder: Path, candidate: Path) -> Path:
+    """`candidate`, found by listing `folder`, unless it is a link that leads out of it.
+
+    Files found next to the one the user named are read only when they really are in that
+    folder: a symbolic link to elsewhere (another user's files, /etc) is refused.
+    """
+    target = candidate.resolve()
+    if not target.is_relative_to(folder.resolve()):
+        raise InputFileError(
+            f"{candidate}: a symbolic link out of {folder} (to {target}); not followed"
+        )
+    return candidate
 
 
 @dataclass(slots=True)
@@ -147,7 +154,9 @@ def _bad_row(line: str, columns: Sequence[Column], delimiter: str) -> str | None
         try:
             column.dtype(value)
         except ValueError:
-            return f"{column.name}: {value[:40]!r} is not a number"
+            return f"{column.name}: {textfiles.clip(value)} is not a number"
+        except OverflowError:
+            return f"{column.name}: {textfiles.clip(value)} is out of range"
     return None
 
 
@@ -160,7 +169,7 @@ def expect_header(path: Path, found: list[str], expected: Sequence[str]) -> None
     for index, name in enumerate(expected):
         got = found[index] if index < len(found) else "(missing)"
         if got.lower() != name.lower():
-            raise fail(path, 1, f"column {index + 1} is {got!r}, expected {name!r}")
+            raise fail(path, 1, f"column {index + 1} is {textfiles.clip(got)}, expected {name!r}")
 
 
 @dataclass(slots=True)
@@ -218,7 +227,7 @@ def pair_by_prefix(path: Path, pattern: re.Pattern[str], what: str) -> tuple[str
         groups: dict[str, dict[str, Path]] = {}
         for candidate in sorted(path.iterdir()):
             if match := pattern.fullmatch(candidate.name):
-                groups.setdefault(match["prefix"], {})[match["sensor"]] = candidate
+                groups.setdefault(match["prefix"], {})[match["sensor"]] = inside(path, candidate)
         if not groups:
             raise InputFileError(f"{path}: no {what} files in this folder")
         if len(groups) > 1:
@@ -232,7 +241,7 @@ def pair_by_prefix(path: Path, pattern: re.Pattern[str], what: str) -> tuple[str
     if match is None:
         return "", {}
     files = {
-        m["sensor"]: candidate
+        m["sensor"]: candidate if candidate == path else inside(path.parent, candidate)
         for candidate in sorted(path.parent.iterdir())
         if (m := pattern.fullmatch(candidate.name)) and m["prefix"] == match["prefix"]
     }

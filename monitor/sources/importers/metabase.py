@@ -18,6 +18,7 @@ import numpy as np
 
 from monitor.core import GRAVITY, SampleBlock
 from monitor.errors import InputFileError
+from monitor.sources.csv_import import scaled_to_ns
 from monitor.sources.importers.common import (
     Column,
     Series,
@@ -32,6 +33,7 @@ from monitor.sources.importers.common import (
     utc_from_ns,
 )
 from monitor.sources.inputs import LoadedInput
+from monitor.textfiles import clip
 
 NAME = "metabase"
 TITLE = "MbientLab MetaBase CSV"
@@ -48,10 +50,11 @@ AXIS_HEADER = re.compile(r"([xyz])-axis \((.+)\)", re.IGNORECASE)
 
 
 def claims(path: Path) -> bool:
-    """A MetaBase CSV by its header, or a folder holding one named like MetaBase names them."""
+    """A MetaBase CSV by its header or its name, or a folder holding one named like MetaBase
+    names them (a broken file named like one then gets MetaBase's error, not a generic one)."""
     if path.is_dir():
-        return any(FILE_NAME.fullmatch(p.name) and _is_metabase(p) for p in path.iterdir())
-    return _is_metabase(path)
+        return any(FILE_NAME.fullmatch(p.name) for p in path.iterdir())
+    return _is_metabase(path) or (path.is_file() and FILE_NAME.fullmatch(path.name) is not None)
 
 
 def _is_metabase(path: Path) -> bool:
@@ -108,10 +111,10 @@ def read_series(path: Path) -> tuple[Series, list[str]]:
         found = AXIS_HEADER.fullmatch(names[index]) if index < len(names) else None
         if found is None or found[1].lower() != axis:
             got = names[index] if index < len(names) else "(missing)"
-            raise fail(path, 1, f"column {index + 1} is {got!r}, expected '{axis}-axis (unit)'")
+            raise fail(path, 1, f"column {index + 1} is {clip(got)}, expected '{axis}-axis (unit)'")
         units.append(found[2].lower())
     if len(set(units)) != 1 or units[0] not in UNITS:
-        raise fail(path, 1, f"axis unit {units[0]!r} is not one of {', '.join(UNITS)}")
+        raise fail(path, 1, f"axis unit {clip(units[0])} is not one of {', '.join(UNITS)}")
     channel, factor = UNITS[units[0]]
     table = read_table(
         path,
@@ -122,7 +125,7 @@ def read_series(path: Path) -> tuple[Series, list[str]]:
     series = Series(
         channel=channel,
         path=path,
-        t_ns=table.columns[0] * 1_000_000,
+        t_ns=scaled_to_ns(path, table.lines, table.columns[0], 1e6, "epoch (ms)"),
         values=np.column_stack(table.columns[1:]) * factor,
         lines=table.lines,
         nominal_rate_hz=float(named["rate"]) if named else None,

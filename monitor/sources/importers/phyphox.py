@@ -17,16 +17,18 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from monitor import textfiles
 from monitor.core import SampleBlock
 from monitor.errors import InputFileError
+from monitor.sources.csv_import import seconds_to_ns
 from monitor.sources.importers.common import (
     UNIX_EPOCH,
     Column,
     Series,
-    decode_text,
     fail,
     first_line,
     header_fields,
+    inside,
     loaded_input,
     read_table,
     read_text,
@@ -63,17 +65,33 @@ def claims(path: Path) -> bool:
     """A phyphox sensor CSV, or a folder or zip holding one."""
     if path.is_dir():
         return any(_separator(first_line(p)) for p in path.glob("*.csv"))
-    if zipfile.is_zipfile(path):
+    if path.is_file() and zipfile.is_zipfile(path):
         try:
             with zipfile.ZipFile(path) as archive:
-                return any(
-                    name.lower().endswith(".csv")
-                    and _separator(archive.read(name)[:4096].decode("utf-8", "replace"))
-                    for name in archive.namelist()
-                )
-        except (OSError, zipfile.BadZipFile):
+                return any(_separator(_head(archive, info)) for info in _members(archive) if info)
+        except (OSError, zipfile.BadZipFile, RuntimeError, NotImplementedError):
             return False
     return _separator(first_line(path)) is not None
+
+
+def _head(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> str:
+    """The start of a member, without inflating the rest of it."""
+    with archive.open(info) as member:
+        return member.read(4096).decode("utf-8", "replace")
+
+
+def _members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+    """The CSV members an export can have: plain relative names (a member called
+    `../../etc/x.csv` or `/etc/x.csv` is no part of a phyphox export and is never read)."""
+    return [
+        info
+        for info in archive.infolist()
+        if info.filename.lower().endswith(".csv")
+        and not info.is_dir()
+        and not PurePosixPath(info.filename).is_absolute()
+        and ".." not in PurePosixPath(info.filename).parts
+        and "\\" not in info.filename
+    ]
 
 
 def load(path: Path) -> LoadedInput:
@@ -89,6 +107,13 @@ def load(path: Path) -> LoadedInput:
             continue
         header = text.splitlines()[0] if text.strip() else ""
         if _separator(header) is None:
+            if file.name in FILE_OF.values():
+                raise fail(
+                    file,
+                    1,
+                    f"{textfiles.clip(header) if header else 'empty file'}: not a phyphox "
+                    f'sensor header (expected "{TIME}",...)',
+                )
             continue
         one, torn = read_series(file, text)
         if one is None:
@@ -111,20 +136,32 @@ def load(path: Path) -> LoadedInput:
 def _sensor_texts(path: Path) -> dict[Path, str]:
     """The CSV files of the export (including meta/), by path, as text."""
     if path.is_dir():
-        return {p: read_text(p) for p in sorted([*path.glob("*.csv"), *path.glob("meta/*.csv")])}
-    if zipfile.is_zipfile(path):
+        found = sorted([*path.glob("*.csv"), *path.glob("meta/*.csv")])
+        return {p: read_text(inside(path, p)) for p in found}
+    if path.is_file() and zipfile.is_zipfile(path):
         try:
             with zipfile.ZipFile(path) as archive:
                 return {
-                    path / name: decode_text(path / name, archive.read(name))
-                    for name in sorted(archive.namelist())
-                    if name.lower().endswith(".csv")
+                    path / info.filename: _member_text(path, archive, info)
+                    for info in sorted(_members(archive), key=lambda i: i.filename)
                 }
-        except (OSError, zipfile.BadZipFile) as error:
+        except (OSError, zipfile.BadZipFile, RuntimeError, NotImplementedError) as error:
             raise InputFileError(f"{path}: broken zip archive: {error}") from None
     if path.suffix.lower() != ".csv" or path.parent.name == "meta":
         return {path: read_text(path)}
     return _sensor_texts(path.parent)  # one CSV of an export folder: read the whole folder
+
+
+def _member_text(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> str:
+    """A member's text, read with the same bounds as a file (a zip bomb stops at the limit)."""
+    label = path / info.filename
+    if info.file_size > textfiles.MAX_TEXT_BYTES:
+        raise InputFileError(
+            f"{label}: {info.file_size / 1024 / 1024:.0f} MiB once unpacked, more than the "
+            f"{textfiles.MAX_TEXT_BYTES / 1024 / 1024:.0f} MiB read from one file; refused"
+        )
+    with archive.open(info) as member:
+        return textfiles.decode(label, textfiles.read_stream(label, member))
 
 
 def read_series(path: Path, text: str) -> tuple[Series | None, list[str]]:
@@ -139,14 +176,18 @@ def read_series(path: Path, text: str) -> tuple[Series | None, list[str]]:
     for index, axis in enumerate("yz", start=2):
         got = names[index] if index < len(names) else "(missing)"
         if not got.lower().startswith(f"{label} {axis} (".lower()):
-            raise fail(path, 1, f"column {index + 1} is {got!r}, expected '{label} {axis} (..)'")
+            raise fail(
+                path,
+                1,
+                f"column {index + 1} is {textfiles.clip(got)}, expected '{label} {axis} (..)'",
+            )
     if delimiter != ",":  # tab or semicolon exports may use a decimal comma
         text = text.replace(",", ".")
     table = read_table(path, text, [Column(i, names[i]) for i in range(4)], delimiter=delimiter)
     series = Series(
         channel=channel,
         path=path,
-        t_ns=np.rint(table.columns[0] * 1e9).astype(np.int64),
+        t_ns=seconds_to_ns(path, table.lines, table.columns[0], TIME),
         values=np.column_stack(table.columns[1:]) * factor,
         lines=table.lines,
     )

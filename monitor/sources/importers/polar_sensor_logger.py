@@ -33,6 +33,7 @@ from monitor.sources.importers.common import (
     utc_from_ns,
 )
 from monitor.sources.inputs import LoadedInput
+from monitor.textfiles import clip
 
 NAME = "polar-sensor-logger"
 TITLE = "Polar Sensor Logger .txt"
@@ -49,10 +50,10 @@ AXIS_HEADER = re.compile(r"([XYZ]) \[(.+)\]")
 
 
 def claims(path: Path) -> bool:
-    """A Polar Sensor Logger file by its header, or a folder holding one."""
+    """A Polar Sensor Logger file by its header or its name, or a folder holding one."""
     if path.is_dir():
-        return any(FILE_NAME.fullmatch(p.name) and _is_psl(p) for p in path.iterdir())
-    return _is_psl(path)
+        return any(FILE_NAME.fullmatch(p.name) for p in path.iterdir())
+    return _is_psl(path) or (path.is_file() and FILE_NAME.fullmatch(path.name) is not None)
 
 
 def _is_psl(path: Path) -> bool:
@@ -104,10 +105,10 @@ def read_series(path: Path) -> tuple[Series, list[str]]:
         found = AXIS_HEADER.fullmatch(names[index]) if index < len(names) else None
         if found is None or found[1] != axis:
             got = names[index] if index < len(names) else "(missing)"
-            raise fail(path, 1, f"column {index + 1} is {got!r}, expected '{axis} [unit]'")
+            raise fail(path, 1, f"column {index + 1} is {clip(got)}, expected '{axis} [unit]'")
         units.append(found[2])
     if len(set(units)) != 1 or units[0] not in UNITS:
-        raise fail(path, 1, f"axis unit {units[0]!r} is not one of {', '.join(UNITS)}")
+        raise fail(path, 1, f"axis unit {clip(units[0])} is not one of {', '.join(UNITS)}")
     channel, factor = UNITS[units[0]]
     table = read_table(
         path,
