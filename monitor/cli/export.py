@@ -46,13 +46,17 @@ def resolve_prescription(
     exercise: str | None, program: Path | None, item: int, recorded: tuple[str, str]
 ) -> tuple[Prescription, ProgramRef | None]:
     """The prescription to analyse with and the program it came from: the command line first,
-    then what the recording's header names (exercise id, program file), else `generic`."""
+    then the exercise id the recording's header names, else `generic`. The header's program is
+    a name, never a path to open: a file's content does not choose what else is read."""
     recorded_exercise, recorded_program = recorded
     if exercise is None and program is None:
-        if recorded_program and Path(recorded_program).is_file():
-            program = Path(recorded_program)
-        else:
-            exercise = recorded_exercise or "generic"
+        exercise = recorded_exercise or "generic"
+        if recorded_program and not recorded_exercise:
+            print(
+                f"monitor: warning: recorded with the program {recorded_program!r}; analysed as "
+                "generic (give --program FILE to analyse it as the program)",
+                file=sys.stderr,
+            )
     if program is None:
         return prescription_for(get_exercise(exercise)), None
     loaded = load_program(program)
@@ -140,11 +144,16 @@ def export_samples(args: argparse.Namespace) -> None:
     source = Path(args.input)
     if not source.exists() and args.input.isdigit():
         with open_history() as history:
-            _summary, recording = history.summary(int(args.input))
+            recording, stored_digest = history.source(int(args.input))
         if recording is None or not recording.exists():
             raise MonitorError(
                 f"session {args.input}: its input file is not available ({recording}); "
                 "samples-csv needs the recording"
+            )
+        if input_digest(recording) != stored_digest:  # the history names it, its digest vouches
+            raise MonitorError(
+                f"session {args.input}: {recording} is not the file that was analysed "
+                "(its content changed); export it by file name instead"
             )
         source = recording
     loaded = open_input(source, args.input_format)

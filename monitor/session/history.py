@@ -17,6 +17,7 @@ import hashlib
 import math
 import os
 import sqlite3
+import stat
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
@@ -160,7 +161,7 @@ class History:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._conn.execute("BEGIN IMMEDIATE")
+        self._conn.execute("BEGIN IMMEDIATE")  # waits up to BUSY_TIMEOUT_MS for other writers
         try:
             yield self._conn
         except BaseException:
@@ -193,7 +194,7 @@ class History:
             summary.model_dump_json(),  # compact: the export re-indents it
             datetime.now(UTC).isoformat(timespec="seconds"),
         )
-        with self._transaction() as conn:
+        with database_errors(self.path), self._transaction() as conn:
             existing = None
             if input_digest is not None:
                 existing = conn.execute(
@@ -244,17 +245,34 @@ class History:
 
     def summary(self, session_id: int) -> tuple[SessionSummary, Path | None]:
         """The stored summary of one session and the recording it points at."""
-        row = self._conn.execute(
-            "SELECT summary_json, recording_path FROM sessions WHERE id = ?", (session_id,)
-        ).fetchone()
+        with database_errors(self.path):
+            row = self._conn.execute(
+                "SELECT summary_json, recording_path FROM sessions WHERE id = ?", (session_id,)
+            ).fetchone()
+            if row is None:
+                raise MonitorError(f"no session {session_id} in the history ({self.path})")
+            return SessionSummary.model_validate_json(row[0]), Path(row[1]) if row[1] else None
+
+    def source(self, session_id: int) -> tuple[Path | None, str | None]:
+        """The file a session was analysed from and that file's digest when it was (None for
+        a session not analysed from a file). Check the digest before reading the file again:
+        the path comes from the database, not from the user."""
+        with database_errors(self.path):
+            row = self._conn.execute(
+                "SELECT recording_path, input_digest FROM sessions WHERE id = ?", (session_id,)
+            ).fetchone()
         if row is None:
             raise MonitorError(f"no session {session_id} in the history ({self.path})")
-        return SessionSummary.model_validate_json(row[0]), Path(row[1]) if row[1] else None
+        return (Path(row[0]) if row[0] else None), row[1]
 
     def sessions(
         self, *, since: datetime | None = None, exercise: str | None = None
     ) -> list[StoredSession]:
         """Stored sessions in start order, optionally from `since` on and with one exercise."""
+        with database_errors(self.path):
+            return self._sessions(since, exercise)
+
+    def _sessions(self, since: datetime | None, exercise: str | None) -> list[StoredSession]:
         query = (
             "SELECT id, started_at, duration_s, source, program_id, sessions_per_week, "
             "recording_path FROM sessions WHERE started_at >= ?"
@@ -293,33 +311,70 @@ class History:
         ]
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    """Open (creating 0600 if needed) in autocommit mode; transactions are explicit."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    os.fchmod(fd, 0o600)
-    os.close(fd)
+BUSY_TIMEOUT_MS = 5000  # how long a write waits for another process's write to finish
+
+
+@contextmanager
+def database_errors(path: Path) -> Iterator[None]:
+    """SQLite errors and rows that do not validate, as one-line MonitorErrors naming the file."""
     try:
-        conn = sqlite3.connect(path, isolation_level=None)
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = FULL")
-        conn.execute("PRAGMA busy_timeout = 5000")
-    except sqlite3.DatabaseError as error:
+        yield
+    except sqlite3.Error as error:
+        if getattr(error, "sqlite_errorname", "") in ("SQLITE_BUSY", "SQLITE_LOCKED"):
+            raise MonitorError(
+                f"history database {path} is locked by another process (another monitor "
+                "still running?); try again when it has finished"
+            ) from None
         raise MonitorError(f"history database {path} is unreadable: {error}") from None
+    except ValueError as error:  # a stored row that is not what this monitor wrote
+        detail = str(error).splitlines()[0]
+        raise MonitorError(f"history database {path} holds an invalid row: {detail}") from None
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    """Open (creating 0600 if needed) in autocommit mode; transactions are explicit.
+
+    A database of a newer schema is refused before anything is written to it (not even the
+    journal mode)."""
+    try:
+        paths.private_dirs(path.parent)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as error:
+        raise MonitorError(
+            f"history database {path} cannot be opened: {error.strerror or error}"
+        ) from None
+    try:
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    with database_errors(path):
+        conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            conn.row_factory = sqlite3.Row
+            _check_version(conn.execute("PRAGMA user_version").fetchone()[0], path)
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")
+        except BaseException:
+            conn.close()
+            raise
     return conn
+
+
+def _check_version(version: int, path: Path) -> None:
+    if version > SCHEMA_VERSION:
+        raise MonitorError(
+            f"history database {path} is schema version {version}; this monitor knows up to "
+            f"{SCHEMA_VERSION}: update the monitor"
+        )
 
 
 def migrate(conn: sqlite3.Connection, path: Path) -> int:
     """Bring the database to `SCHEMA_VERSION`, one transaction per step; return the version."""
-    try:
+    with database_errors(path):
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise MonitorError(
-                f"history database {path} is schema version {version}; this monitor knows up to "
-                f"{SCHEMA_VERSION}: update the monitor"
-            )
+        _check_version(version, path)
         for target in range(version + 1, SCHEMA_VERSION + 1):
             try:
                 conn.executescript(
@@ -331,8 +386,6 @@ def migrate(conn: sqlite3.Connection, path: Path) -> int:
                     conn.execute("ROLLBACK")
                 raise
         return SCHEMA_VERSION
-    except sqlite3.DatabaseError as error:
-        raise MonitorError(f"history database {path} is unreadable: {error}") from None
 
 
 @contextmanager
