@@ -31,7 +31,7 @@ class Mode(StrEnum):
 class Dose(BaseModel):
     """How much to do: reps per set, sets, seconds held at the end range, rest between sets."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     reps: int = Field(5, ge=1, le=100, description="repetitions per set")
     sets: int = Field(1, ge=1, le=20, description="number of sets")
@@ -42,7 +42,7 @@ class Dose(BaseModel):
 class Limits(BaseModel):
     """Range-of-motion target and safety limits, in degrees from the calibrated neutral."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     rom_target_deg: Degrees | None = Field(None, description="range each rep should reach")
     rom_target_pct: float | None = Field(
@@ -66,7 +66,7 @@ class Limits(BaseModel):
 class Exercise(BaseModel):
     """One exercise of the library."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     name: str
@@ -99,7 +99,7 @@ class Exercise(BaseModel):
 class Prescription(BaseModel):
     """An exercise with the dose and limits actually in force (program overrides applied)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     exercise: Exercise
     dose: Dose

@@ -25,7 +25,7 @@ from monitor.textfiles import read_toml
 class ProgramItem(BaseModel):
     """One exercise of the program; unset fields take the exercise's defaults."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     exercise: str = Field(description="exercise id from the library")
     sets: int | None = Field(None, ge=1, le=20)
@@ -63,7 +63,7 @@ class Program(BaseModel):
     """A program file (TOML): `name`, optional `notes` and `sessions_per_week`, and
     `[[exercises]]` items in order."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: str
     notes: str = ""

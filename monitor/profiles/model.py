@@ -55,9 +55,10 @@ Scalar = int | float | str | bool
 
 
 class StrictModel(BaseModel):
-    """Profile parts: unknown keys are errors (a typo must not be silently ignored)."""
+    """Profile parts: unknown keys are errors (a typo must not be silently ignored); so is a
+    NaN or infinite number (an infinite timeout would wait for ever)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 # --------------------------------------------------------------------------- hex templates

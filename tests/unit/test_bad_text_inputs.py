@@ -14,6 +14,7 @@ import os
 import random
 import re
 import shutil
+import tracemalloc
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from import_support import REPS, motion
 from monitor import paths
 from monitor.cli import main
 from monitor.core import SampleBlock
+from monitor.profiles.loader import bundled_profiles_dir
 from monitor.sources.importers import metabase, phyphox, polar_sensor_logger
 
 RATE_HZ = 50.0
@@ -59,7 +61,7 @@ def assert_one_error(code: int, err: list[str], names: str, problem: str) -> str
 class DataTarget:
     """One text input: the file a case corrupts and the argument the CLI is given."""
 
-    build: Callable[[Path], tuple[Path, Path]]  # folder -> (file to corrupt, CLI input)
+    build: Callable[[Path], object]  # writes the good files into a folder (see _locate)
     delimiter: str
     time_column: int
     value_column: int
@@ -71,56 +73,42 @@ def _samples() -> SampleBlock:
     return motion(RATE_HZ).samples
 
 
-def _csv(folder: Path) -> tuple[Path, Path]:
+def _csv(folder: Path) -> None:
     block = _samples()
     rows = np.column_stack([block.t_ns / 1e9, block.acc, block.gyro])
     path = folder / "session.csv"
     np.savetxt(path, rows, delimiter=",", header=HEADER, comments="", fmt="%.6f")
-    return path, path
 
 
-def _metabase(partner: bool) -> Callable[[Path], tuple[Path, Path]]:
-    def build(folder: Path) -> tuple[Path, Path]:
-        block = _samples()
-        t_ns = block.t_ns + 1_767_600_000_000_000_000
-        acc, gyro = metabase.write(folder, [SampleBlock(t_ns=t_ns, acc=block.acc, gyro=block.gyro)])
-        return (gyro if partner else acc), acc
-
-    return build
+def _metabase(folder: Path) -> list[Path]:
+    block = _samples()
+    t_ns = block.t_ns + 1_767_600_000_000_000_000
+    return metabase.write(folder, [SampleBlock(t_ns=t_ns, acc=block.acc, gyro=block.gyro)])
 
 
-def _polar(folder: Path) -> tuple[Path, Path]:
+def _polar(folder: Path) -> list[Path]:
     block = _samples()
     t_ns = block.t_ns + 800_000_000_000_000_000
-    acc, _gyro = polar_sensor_logger.write(
+    return polar_sensor_logger.write(
         folder, [SampleBlock(t_ns=t_ns, acc=block.acc, gyro=block.gyro)]
     )
-    return acc, acc
 
 
-def _phyphox(zipped: bool) -> Callable[[Path], tuple[Path, Path]]:
-    def build(folder: Path) -> tuple[Path, Path]:
-        block = _samples()
-        export = folder / "export"
-        export.mkdir()
-        phyphox.write(
-            export,
-            [SampleBlock(t_ns=block.t_ns, acc=block.acc), SampleBlock(block.t_ns, gyro=block.gyro)],
-        )
-        if not zipped:
-            return export / "Accelerometer.csv", export
-        return export / "Accelerometer.csv", folder / "export.zip"
-
-    return build
+def _phyphox(folder: Path) -> Path:
+    """The export folder (the zip target zips it after corrupting a file)."""
+    block = _samples()
+    (folder / "export").mkdir()
+    sensors = [SampleBlock(block.t_ns, acc=block.acc), SampleBlock(block.t_ns, gyro=block.gyro)]
+    return phyphox.write(folder / "export", sensors)
 
 
 DATA_TARGETS = {
     "csv": DataTarget(_csv, ",", 0, 1),
-    "metabase": DataTarget(_metabase(partner=False), ",", 0, 3, integer_time=True),
-    "metabase-partner": DataTarget(_metabase(partner=True), ",", 0, 3, integer_time=True),
+    "metabase": DataTarget(_metabase, ",", 0, 3, integer_time=True),
+    "metabase-partner": DataTarget(_metabase, ",", 0, 3, integer_time=True),
     "polar-sensor-logger": DataTarget(_polar, ";", 1, 2, integer_time=True),
-    "phyphox-folder": DataTarget(_phyphox(zipped=False), ",", 0, 1),
-    "phyphox-zip": DataTarget(_phyphox(zipped=True), ",", 0, 1, in_zip=True),
+    "phyphox-folder": DataTarget(_phyphox, ",", 0, 1),
+    "phyphox-zip": DataTarget(_phyphox, ",", 0, 1, in_zip=True),
 }
 
 
@@ -279,3 +267,234 @@ def _copy(originals: dict[str, Path], name: str, tmp_path: Path) -> Path:
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
     return {str(p): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _make_directory(file: Path) -> str:
+    file.unlink()
+    file.mkdir()
+    return "is a directory"
+
+
+def _make_dangling_link(file: Path) -> str:
+    file.unlink()
+    file.symlink_to(file.with_name("gone.csv"))
+    return "cannot read: No such file"
+
+
+def _make_pipe(file: Path) -> str:
+    file.unlink()
+    os.mkfifo(file)  # opening it for reading would wait for a writer for ever
+    return "not a regular file"
+
+
+def _make_unreadable(file: Path) -> str:
+    file.chmod(0)
+    return "cannot read: Permission denied"
+
+
+NOT_FILES = {
+    "directory": _make_directory,
+    "dangling link": _make_dangling_link,
+    "named pipe": _make_pipe,
+    "unreadable": pytest.param(
+        _make_unreadable, marks=pytest.mark.skipif(AS_ROOT, reason="root reads a 000 file")
+    ),
+}
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("make", NOT_FILES.values(), ids=NOT_FILES)
+@pytest.mark.parametrize("name", [n for n, t in DATA_TARGETS.items() if not t.in_zip])
+def test_input_that_is_not_a_readable_file(
+    name: str, make: Callable[[Path], str], originals: dict[str, Path], tmp_path: Path, capsys
+) -> None:
+    file, given = _locate(name, _copy(originals, name, tmp_path))
+    problem = make(file)
+    if file == given and problem == "is a directory":  # the input itself: no export inside
+        problem = "is a directory, expected a recording, a CSV file or an app's export folder"
+    code, _out, err = run(capsys, "analyze", str(given), "--no-history")
+    assert_one_error(code, err, str(file), re.escape(problem))
+
+
+@pytest.mark.parametrize(
+    ("name", "case"),
+    [("csv", "binary garbage"), ("metabase-partner", "NaN value"), ("phyphox-zip", "5 MB line")],
+)
+@pytest.mark.parametrize("fmt", ["json", "samples-csv"])
+def test_export_of_a_bad_input_leaves_the_output_alone(
+    name: str, case: str, fmt: str, originals: dict[str, Path], tmp_path: Path, capsys
+) -> None:
+    target = DATA_TARGETS[name]
+    file, given = _locate(name, _copy(originals, name, tmp_path))
+    corrupt, problem = DATA_CASES[case]
+    named = _corrupt(target, file, given, corrupt(file.read_bytes(), target))
+    out = tmp_path / "out.txt"
+    out.write_text("an earlier export\n")
+    code, stdout, err = run(
+        capsys, "export", str(given), "--format", fmt, "-o", str(out), "--force"
+    )
+    assert_one_error(code, err, named, problem)
+    assert out.read_text() == "an earlier export\n" and stdout == ""
+
+
+def test_replay_of_a_text_file_is_one_line(originals: dict[str, Path], tmp_path: Path, capsys):
+    file, _given = _locate("csv", _copy(originals, "csv", tmp_path))
+    code, _out, err = run(capsys, "replay", "--no-tui", str(file))
+    assert_one_error(code, err, str(file), "recording")
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("where", ["header", "row"])
+def test_a_50_mb_line_is_refused_without_reading_it(tmp_path: Path, where: str, capsys) -> None:
+    """The file is 50 MB, one line; the reader stops after its first 64 KiB."""
+    path = tmp_path / "huge.csv"
+    row = b"0.01," * 10_000_000
+    path.write_bytes(row if where == "header" else f"{HEADER}\n0,1,2,3,4,5,6\n".encode() + row)
+    tracemalloc.start()
+    try:
+        code, _out, err = run(capsys, "analyze", str(path), "--no-history")
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    line = 1 if where == "header" else 3
+    assert_one_error(code, err, str(path), f"line {line}: longer than 64 KiB")
+    assert peak < 8 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB traced for a 50 MB line"
+
+
+# --------------------------------------------------------------------------- TOML files
+
+PROFILE = bundled_profiles_dir() / "witmotion_wt901ble.toml"
+EXERCISE = EXERCISES / "pelvic_tilt.toml"
+
+
+def _replace_first(raw: bytes, pattern: bytes, replacement: bytes) -> bytes:
+    changed = re.sub(pattern, replacement, raw, count=1, flags=re.MULTILINE)
+    assert changed != raw, pattern
+    return changed
+
+
+def _cut_inside_string(raw: bytes) -> bytes:
+    return raw[: raw.index(b'name = "') + 10]
+
+
+def _duplicate_name(raw: bytes) -> bytes:
+    line = re.search(rb"^name = .*$", raw, flags=re.MULTILINE)
+    assert line is not None
+    return raw[: line.end()] + b"\n" + line.group() + raw[line.end() :]
+
+
+# the number each file has at the top of a table where a NaN or infinity can go
+NUMBER = {"profile": rb"^ms = 100", "exercise": rb"^hold_s = 5\.0", "program": rb"^hold_s = 5"}
+TOML_CASES: dict[str, tuple[Callable[[bytes, str], bytes], str]] = {
+    "empty": (lambda raw, k: b"", r": (id|name): Field required"),
+    "binary garbage": (lambda raw, k: GARBAGE, r"line \d+: not UTF-8 text"),
+    "zeros": (lambda raw, k: bytes(512), r"line 1: NUL bytes"),
+    "UTF-16 with BOM": (lambda raw, k: raw.decode().encode("utf-16"), "ok"),
+    "UTF-16 without BOM": (lambda raw, k: raw.decode().encode("utf-16-le"), r"NUL bytes"),
+    "UTF-8 BOM": (lambda raw, k: b"\xef\xbb\xbf" + raw, "ok"),
+    "Latin-1 comment": (lambda raw, k: b"# caf\xe9\n" + raw, r"line 1: not UTF-8 text \(byte 0xe9"),
+    "duplicate key": (
+        lambda raw, k: _duplicate_name(raw),
+        r"invalid TOML: Cannot overwrite a value \(at line \d+, column \d+\)",
+    ),
+    "cut inside a string": (
+        lambda raw, k: _cut_inside_string(raw),
+        r"invalid TOML: .*\(at end of document\)",
+    ),
+    "unknown field": (
+        lambda raw, k: b"bogus_field = 1\n" + raw,
+        r"bogus_field: (unknown field|Extra inputs)",
+    ),
+    "wrong type": (
+        lambda raw, k: _replace_first(raw, rb"^name = .*$", b"name = 5"),
+        r"name: Input should be a valid string",
+    ),
+    "NaN": (
+        lambda raw, k: _replace_first(raw, NUMBER[k], NUMBER[k].split(b" = ")[0][1:] + b" = nan"),
+        r"(ms|hold_s): Input should be a finite number",
+    ),
+    "infinity": (
+        lambda raw, k: _replace_first(raw, NUMBER[k], NUMBER[k].split(b" = ")[0][1:] + b" = inf"),
+        r"(ms|hold_s): Input should be a finite number",
+    ),
+    "5 MB comment line": (
+        lambda raw, k: b"#" + b"x" * 5_000_000 + b"\n" + raw,
+        r"line 1: longer than 64 KiB",
+    ),
+    "2 MB of comments": (lambda raw, k: b"# x\n" * 500_000 + raw, r"larger than 1 MiB"),
+}
+
+
+@pytest.mark.parametrize("case", TOML_CASES)
+@pytest.mark.parametrize("kind", ["profile", "program"])
+def test_bad_toml_file_given_on_the_command_line(
+    kind: str, case: str, tmp_path: Path, capsys
+) -> None:
+    corrupt, expected = TOML_CASES[case]
+    path = tmp_path / f"{kind}.toml"
+    path.write_bytes(corrupt((PROFILE if kind == "profile" else PROGRAM).read_bytes(), kind))
+    before = path.read_bytes()
+    verb = "profiles" if kind == "profile" else "program"
+    code, out, err = run(capsys, verb, "check", str(path))
+    assert path.read_bytes() == before
+    if expected == "ok":
+        assert code == 0 and out.startswith(f"{path}: ok") and err == [], err
+        return
+    assert_one_error(code, err, str(path), expected)
+    assert out == ""
+
+
+@pytest.mark.parametrize("case", TOML_CASES)
+@pytest.mark.parametrize("kind", ["profile", "exercise"])
+def test_bad_user_file_is_skipped_and_the_bundled_ones_work(
+    kind: str, case: str, tmp_path: Path, capsys
+) -> None:
+    """A broken file in the user's folder is one warning line; every bundled profile is
+    listed, and the bundled program's exercises all resolve."""
+    corrupt, expected = TOML_CASES[case]
+    folder = paths.user_profiles_dir() if kind == "profile" else paths.user_exercises_dir()
+    folder.mkdir(parents=True)
+    path = folder / "mine.toml"
+    path.write_bytes(corrupt((PROFILE if kind == "profile" else EXERCISE).read_bytes(), kind))
+    if kind == "profile":
+        code, out, err = run(capsys, "profiles", "list", "--json")
+        listed = {row["id"]: row["file"] for row in json.loads(out)}
+        assert len(listed) == len(list(bundled_profiles_dir().glob("*.toml")))
+        assert (listed["witmotion_wt901ble"] == str(path)) == (expected == "ok")
+    else:
+        code, out, err = run(capsys, "program", "check", str(PROGRAM))
+        assert out.startswith(f"{PROGRAM}: ok") and "pelvic_tilt" in out
+    assert code == 0
+    if expected == "ok":
+        assert err == []
+        return
+    (warning,) = err
+    assert warning.startswith(f"monitor: warning: {path}: ") and re.search(expected, warning)
+    assert warning.endswith("skipped (the other profiles are in use)".replace("profile", kind))
+
+
+@pytest.mark.parametrize("make", NOT_FILES.values(), ids=NOT_FILES)
+def test_user_profile_that_is_not_a_file_is_skipped(make, capsys) -> None:
+    folder = paths.user_profiles_dir()
+    folder.mkdir(parents=True)
+    path = folder / "mine.toml"
+    path.write_bytes(PROFILE.read_bytes())
+    problem = make(path).replace("cannot read: No such file", "no such profile file")
+    code, out, err = run(capsys, "profiles", "list")
+    assert code == 0 and "witmotion_wt901ble" in out
+    (warning,) = err
+    assert warning.startswith(f"monitor: warning: {path}: ") and problem in warning
+
+
+def test_program_with_an_unknown_exercise(originals: dict[str, Path], tmp_path: Path, capsys):
+    program = tmp_path / "p.toml"
+    program.write_text(
+        'name = "p"\n[[exercises]]\nexercise = "pelvic_tilt"\n[[exercises]]\nexercise = "flip"\n'
+    )
+    csv = _copy(originals, "csv", tmp_path) / "session.csv"
+    for verb in (["program", "check"], ["analyze", str(csv), "--program"]):
+        code, out, err = run(capsys, *verb, str(program))
+        assert_one_error(
+            code, err, str(program), r"exercises\.1\.exercise: unknown exercise 'flip'"
+        )
+        assert out == ""
