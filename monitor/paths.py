@@ -14,6 +14,8 @@ from typing import BinaryIO
 
 import platformdirs
 
+from monitor.errors import MonitorError
+
 APP_NAME = "backstretch-monitor"
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -51,11 +53,14 @@ def private_dirs(path: Path) -> Path:
 def _own_dir(path: Path) -> Path:
     """One of the monitor's own folders: created 0700, and tightened to 0700 if found looser,
     unless it is not ours to change (another user's, or a shared sticky folder such as /tmp)."""
-    private_dirs(path)
-    info = path.stat()
-    mode = stat.S_IMODE(info.st_mode)
-    if mode & 0o077 and info.st_uid == os.getuid() and not mode & stat.S_ISVTX:
-        os.chmod(path, 0o700)
+    try:
+        private_dirs(path)
+        info = path.stat()
+        mode = stat.S_IMODE(info.st_mode)
+        if mode & 0o077 and info.st_uid == os.geteuid() and not mode & stat.S_ISVTX:
+            os.chmod(path, 0o700)
+    except OSError as error:
+        raise MonitorError(f"cannot set up the folder {path}: {error.strerror or error}") from None
     return path
 
 
