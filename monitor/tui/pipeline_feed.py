@@ -22,8 +22,12 @@ from monitor.tui.track import ProgramTrack
 
 PLOT_STEP_S = 0.05  # the pipeline is fed in pieces this long: the plot gets 20 points/s
 RATE_WINDOW_S = 2.0  # received rate over the last seconds of sensor time
-TRACE_STEP_S = 0.1  # the summary's angle trace keeps one point per this many seconds
+TRACE_STEP_S = 0.1  # the summary's angle trace keeps one point per this many seconds...
+TRACE_POINTS_KEPT = 3000  # ...until it holds this many: then every other one, twice the step
 SHOWN_GAP_S = 0.5  # data gaps at least this long get a line in the warnings panel
+SUMMARY_GAP_S = 0.5  # and the summary lists them
+EVENTS_KEPT = 256  # recent events: a data gap's reason is looked up among them when found
+GAP_CONTEXT_SAMPLES = 8  # sample times kept from the previous block to find gaps at its edge
 _LISTED_EVENTS = {
     EventKind.CONNECT,
     EventKind.DISCONNECT,
@@ -69,7 +73,7 @@ class PipelineFeed:
         self.recording = recording
         self.start = start
         self.samples = 0
-        self.events: list[Event] = []
+        self.events: deque[Event] = deque(maxlen=EVENTS_KEPT)
         self._items = items
         self._on_close = on_close
         self._battery: int | None = None
@@ -87,7 +91,10 @@ class PipelineFeed:
         self._last_t_ns: int | None = None
         self._trace_t: list[float] = []
         self._trace_deg: list[float] = []
-        self._times: list[np.ndarray] = []  # primary stream's sample times, to find data gaps
+        self._trace_step_s = TRACE_STEP_S
+        self._first_t_ns: int | None = None
+        self._recent_t = np.empty(0, dtype=np.int64)  # the primary stream's last sample times
+        self._gaps: list[session_summary.Gap] = []
         self._pending: list[SampleBlock] = []  # primary samples not yet analysed
 
     # --- SessionFeed ---------------------------------------------------------------------------
@@ -146,14 +153,12 @@ class PipelineFeed:
             if self._trace_t
             else None
         )
-        times = np.concatenate(self._times) if self._times else np.empty(0, dtype=np.int64)
-        gaps = tuple(session_summary.data_gaps(times, self.events))
         return self.track.summary(
             source=self.source,  # type: ignore[arg-type]
             sensor=self.sensor,
             start=self.start,
             input_name=self.recording or None,
-            gaps=gaps,
+            gaps=tuple(self._gaps),
             trace=trace,
         )
 
@@ -210,7 +215,7 @@ class PipelineFeed:
         self._state = LinkState.STREAMING
         self.samples += len(block)
         self._last_t_ns = int(block.t_ns[-1])
-        self._times.append(block.t_ns)
+        self._find_gaps(block.t_ns)
         self._rate_window.append((self._last_t_ns, len(block)))
         while self._last_t_ns - self._rate_window[0][0] > RATE_WINDOW_S * 1e9:
             self._rate_window.popleft()
@@ -236,9 +241,7 @@ class PipelineFeed:
             analysis.extend(self.track.process(piece))
             points_t.append(self.track.session_s(int(piece.t_ns[-1])))
             points_deg.append(self.track.pipeline.angle_deg)
-        if not self._trace_t or points_t[-1] - self._trace_t[-1] >= TRACE_STEP_S:
-            self._trace_t.append(points_t[-1])
-            self._trace_deg.append(points_deg[-1])
+        self._keep_trace_point(points_t[-1], points_deg[-1])
         return FeedUpdate(
             t_s=points_t[-1],
             angle_t_s=np.asarray(points_t),
@@ -247,6 +250,34 @@ class PipelineFeed:
             samples=samples,
             status=self.status(),
         )
+
+    def _find_gaps(self, t_ns: np.ndarray) -> None:
+        """Data gaps of the primary stream, found as its samples arrive (a session of hours keeps
+        no sample times): each new block is searched with the last few times before it, and a
+        gap's reason comes from the events received up to then (they precede the data)."""
+        if self._first_t_ns is None:
+            self._first_t_ns = int(t_ns[0])
+        times = np.concatenate((self._recent_t, t_ns))
+        self._recent_t = times[-GAP_CONTEXT_SAMPLES:]
+        if times.size < 2 or np.diff(times).max() <= SUMMARY_GAP_S * 1e9:
+            return
+        seen_until = int(times[len(times) - len(t_ns) - 1]) if len(times) > len(t_ns) else None
+        for gap in session_summary.data_gaps(times, self.events, min_gap_s=SUMMARY_GAP_S):
+            start_ns = int(times[0]) + round(gap.start_s * 1e9)
+            if seen_until is None or start_ns >= seen_until:
+                start_s = (start_ns - self._first_t_ns) / 1e9
+                self._gaps.append(gap.model_copy(update={"start_s": start_s}))
+
+    def _keep_trace_point(self, t_s: float, deg: float) -> None:
+        """One point per trace step for the summary's angle chart; a long session keeps every
+        other point and doubles the step, so the trace stays under `TRACE_POINTS_KEPT`."""
+        if self._trace_t and t_s - self._trace_t[-1] < self._trace_step_s:
+            return
+        if len(self._trace_t) >= TRACE_POINTS_KEPT:
+            self._trace_t, self._trace_deg = self._trace_t[::2], self._trace_deg[::2]
+            self._trace_step_s *= 2
+        self._trace_t.append(t_s)
+        self._trace_deg.append(deg)
 
 
 def _worth_a_line(event: Event) -> bool:
