@@ -192,6 +192,8 @@ class AnalysisPipeline:
             rebase_s=max(10.0, 2 * hold_s + 5.0),
             rate_hz=rate,
             slip_s=SLIP_STILL_S,
+            slip_deg=SLIP_DEG,
+            confirm_by_repeat=self.exercise.any_direction,
             sides=self.exercise.sides,
             hold_target_s=hold_s,
             set_gap_s=float(np.clip(dose.rest_s / 2, 8.0, 20.0)),
@@ -318,7 +320,7 @@ class AnalysisPipeline:
         t_s = (t_ns - self.t0_ns) / 1e9
         detector = self._detector
         tilt = np.abs(out_of_plane_deg(gravity, self._axis) - self._neutral_tilt)
-        rep_events = detector.process(t_ns, angle, speed, still, tilt > SLIP_DEG)
+        rep_events = detector.process(t_ns, angle, speed, still, tilt)
         slipped, detector.slip_index = detector.slip_index, None
         stop = len(t_ns) if slipped is None else slipped + 1
         for rebase_ns, shift in detector.rebased:

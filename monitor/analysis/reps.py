@@ -13,7 +13,10 @@ Resting still for `sink_s` on the far side of the rest pose (against the exercis
 or coming back most of the way from a rep and resting or turning there, re-anchors the baseline
 at once: reps start and end wherever the person rests or turns.
 A hold is time spent slow and within a wobble tolerance of the angle where it began; a set ends
-after `set_gap_s` without reps.
+after `set_gap_s` without reps. For a movement the exercise does not describe (`generic`), a rep
+counts only once the movement repeats: the first rep of a set unlike the reps before it is held
+until the next one is like it, and movements far off the plane are not reps, so one-off shifts
+and fidgets between sets are not counted.
 """
 
 from __future__ import annotations
@@ -62,9 +65,11 @@ class DetectorSettings:
     target_sets: int = 1
     rom_target_deg: float | None = None
     rom_target_pct: float | None = None  # of `calibration_rom_deg`, when no degrees are given
+    confirm_by_repeat: bool = False  # count only movements that repeat (see `RepShape`)
     rebase_s: float = 10.0
     sink_s: float = 0.5  # still this long on the far side of the rest pose: it is the rest pose
     slip_s: float = 1.0
+    slip_deg: float = 30.0  # off the plane of the exercise, still for `slip_s`: the sensor turned
     baseline_tau_s: float = 3.0
     rate_hz: float = 25.0
 
@@ -108,6 +113,36 @@ class _PendingRep:
     warnings: tuple[WarningRaised, ...]
 
 
+@dataclass(frozen=True)
+class RepShape:
+    """Where a rep went: its peak in the plane, how far off the plane it was there (degrees),
+    its side and its duration. Two reps are alike when both stay near the plane of the exercise
+    (a peak further off it than `off_plane_deg` and than half its angle in the plane is another
+    movement), end at about the same place and last about as long."""
+
+    peak_deg: float
+    tilt_deg: float
+    side: int
+    duration_s: float
+    off_plane_deg: float
+
+    @property
+    def in_plane(self) -> bool:
+        return abs(self.tilt_deg) <= max(self.off_plane_deg, 0.5 * self.peak_deg)
+
+    def like(self, other: RepShape) -> bool:
+        larger = max(self.peak_deg, other.peak_deg)
+        apart = np.hypot(self.peak_deg - other.peak_deg, self.tilt_deg - other.tilt_deg)
+        durations = sorted((self.duration_s, other.duration_s))
+        return (
+            self.in_plane
+            and other.in_plane
+            and self.side == other.side
+            and apart <= 0.5 * larger
+            and durations[0] >= 0.4 * durations[1]
+        )
+
+
 @dataclass
 class RepDetector:
     settings: DetectorSettings
@@ -145,6 +180,10 @@ class RepDetector:
     _next_progress_s: float = 1.0
     # an excursion that stayed at its end range until the rest pose was re-anchored there
     _pending: _PendingRep | None = None
+    # confirm_by_repeat: the last counted rep's shape, and a rep waiting for its repeat
+    _template: RepShape | None = None
+    _unconfirmed: tuple[RepShape, _PendingRep] | None = None
+    _peak_tilt: float = 0.0
 
     @property
     def enter_deg(self) -> float:
@@ -167,15 +206,16 @@ class RepDetector:
         angle: np.ndarray,
         speed: np.ndarray,
         still: np.ndarray,
-        off_plane: np.ndarray | None = None,
+        tilt: np.ndarray | None = None,
     ) -> list[AnalysisEvent]:
-        """Consume one block: angle deg, speed deg/s, still flags, and where the sensor sits off
-        the calibrated plane. Rebases go to `rebased`; when the sensor stayed off the plane at
-        rest for `slip_s`, processing stops there and `slip_index` tells where (the caller
-        re-anchors the calibration and continues after it)."""
+        """Consume one block: angle deg, speed deg/s, still flags, and how far (deg) the sensor
+        sits off the calibrated plane. Rebases go to `rebased`; when the sensor stayed off the
+        plane at rest for `slip_s`, processing stops there and `slip_index` tells where (the
+        caller re-anchors the calibration and continues after it)."""
         events: list[AnalysisEvent] = []
         n = len(t_ns)
-        off_plane = np.zeros(n, dtype=bool) if off_plane is None else off_plane
+        tilt = np.zeros(n) if tilt is None else tilt
+        off_plane = tilt > self.settings.slip_deg
         i = 0
         while i < n:
             if not self.out:
@@ -183,7 +223,7 @@ class RepDetector:
                 if self.slip_index is not None:
                     break
             if i < n and self.out:
-                i = self._out(t_ns, angle, speed, still, i, events)
+                i = self._out(t_ns, angle, speed, still, tilt, i, events)
         return events
 
     def __post_init__(self) -> None:
@@ -228,12 +268,12 @@ class RepDetector:
         below = excursion < enter
         j = _first(~below & np.concatenate(([self._armed], below[:-1])))  # upward crossing
         stop = len(t_ns) if j is None else i + j
-        if self._set_open and self._last_end_ns is not None:  # first: it changes the thresholds
+        set_end = None  # the set ends here; the thresholds change after this sample
+        if self._set_open and self._last_end_ns is not None:
             deadline = self._last_end_ns + int(self.settings.set_gap_s * 1e9)
             k = _first(t_ns[i:stop] >= deadline)
             if k is not None:
-                stop, j = i + k + 1, None
-                self._close_set(int(t_ns[i + k]), events)
+                stop, j, set_end = i + k + 1, None, i + k
         far_side = still[i:stop] & (excursion[: stop - i] < -self.exit_deg)
         moved = self._sunk.first_reached(t_ns[i:stop], far_side)
         if moved is not None:
@@ -250,6 +290,8 @@ class RepDetector:
         low = np.flatnonzero(near | still[i:stop])  # a rep starts after the last rest sample
         if low.size:
             self._last_low_ns = int(t_ns[i + int(low[-1])])
+        if set_end is not None and stop == set_end + 1:
+            self._close_set(int(t_ns[set_end]), events)
         if moved is not None:
             self._rest_here(int(t_ns[stop - 1]), float(angle[stop - 1]), events)
             return stop
@@ -346,6 +388,7 @@ class RepDetector:
         angle: np.ndarray,
         speed: np.ndarray,
         still: np.ndarray,
+        tilt: np.ndarray,
         i: int,
         events: list,
     ) -> int:
@@ -370,6 +413,7 @@ class RepDetector:
                 self._peak = float(signed[top])
                 self._peak_angle = float(angle[top])
                 self._peak_ns = int(t_ns[top])
+                self._peak_tilt = float(tilt[top])
             self._peak_speed = max(self._peak_speed, float(np.abs(speed[i:tracked]).max()))
             self._track_hold(t_ns, signed, speed, i, tracked, events)
         if settled is not None:  # still away from the rest pose: the rest pose moved
@@ -539,19 +583,46 @@ class RepDetector:
 
     def _count_rep(self, t_end_ns: int, events: list) -> None:
         s = self.settings
+        follow = self.reference_deg + s.reference_weight * (self._peak - self.reference_deg)
+        self.reference_deg = min(follow, self._peak)  # falls at once, grows gradually
+        self._last_end_ns = t_end_ns
+        self._anchor = self.baseline
+        if self.direction == 0:
+            self.direction = self._side
+        if s.confirm_by_repeat and not self._repeated(t_end_ns, events):
+            return
         self._reps_in_set += 1
         if self.calibration_rom_deg is None:  # this rep is the calibration movement
             self.calibration_rom_deg = self._peak
         rep, warnings = self._build_rep(t_end_ns)
         events.extend(warnings)
         self.reps.append(rep)
-        if self.direction == 0:
-            self.direction = self._side
-        follow = self.reference_deg + s.reference_weight * (self._peak - self.reference_deg)
-        self.reference_deg = min(follow, self._peak)  # falls at once, grows gradually
-        self._last_end_ns = t_end_ns
-        self._anchor = self.baseline
         events.append(RepCounted(t_s=rep.end_s, rep=rep))
+
+    def _repeated(self, t_end_ns: int, events: list) -> bool:
+        """Whether the rep just ended repeats the movement: in the plane of the exercise, and
+        in a set that already has reps, or like the last counted rep, or like the one before it
+        that was waiting (which is counted now, first). Otherwise it waits."""
+        shape = RepShape(
+            peak_deg=self._peak,
+            tilt_deg=self._peak_tilt,
+            side=self._side,
+            duration_s=(t_end_ns - self._start_ns) / 1e9,
+            off_plane_deg=self.settings.slip_deg,
+        )
+        if not shape.in_plane:
+            return False
+        waiting, self._unconfirmed = self._unconfirmed, None
+        if waiting is not None and shape.like(waiting[0]):
+            if self.calibration_rom_deg is None:
+                self.calibration_rom_deg = waiting[0].peak_deg
+            self._confirm(waiting[1], t_end_ns, events)
+        elif self._reps_in_set == 0 and not (self._template and shape.like(self._template)):
+            rep, warnings = self._build_rep(t_end_ns)
+            self._unconfirmed = (shape, _PendingRep(rep=rep, shift=0.0, warnings=tuple(warnings)))
+            return False
+        self._template = shape
+        return True
 
     def _close_set(self, t_ns: int, events: list) -> None:
         """A set ends. The next may be done with another range (a lighter dose, tiredness):
@@ -559,6 +630,10 @@ class RepDetector:
         self._set_open = False
         floor = self.settings.min_rom_deg / self.settings.enter_fraction
         self.reference_deg = max(floor, self.settings.set_relax_fraction * self.reference_deg)
+        self._unconfirmed = None
+        if self._reps_in_set == 0:  # only movements that never repeated: no set after all
+            self._sets_started -= 1
+            return
         result = SetResult(
             index=self._sets_started,
             start_s=self._t(self._set_start_ns),

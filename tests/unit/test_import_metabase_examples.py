@@ -34,3 +34,17 @@ def test_every_example_file_loads_with_its_partner_and_analyses(path: Path) -> N
     pipeline.process(block)
     summary = pipeline.summary()
     assert summary.duration_s == pytest.approx((block.t_ns[-1] - block.t_ns[0]) / 1e9, abs=0.1)
+
+
+def test_the_rest_recording_has_no_reps_through_the_cli(capsys) -> None:
+    """Sitting between sets the wrist shifts to three poses and back, each time in another
+    direction: none repeats, so `generic` counts nothing (the issue's "done when")."""
+    import json
+
+    from monitor.cli import main
+
+    (rest,) = [p for p in FILES if p.name.startswith("A-rest-sitting") and "Accel" in p.name]
+    assert main(["analyze", str(rest), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["rep_count"] == 0 and summary["reps"] == [] and summary["sets"] == []
+    assert summary["duration_s"] > 30
