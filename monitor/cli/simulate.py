@@ -68,6 +68,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--disconnect", action="append", default=[], metavar="AT:DUR", help="link lost (s)"
     )
     parser.add_argument(
+        "--duplicate", type=float, metavar="P", help="share of notifications delivered twice"
+    )
+    parser.add_argument(
+        "--reorder", type=float, metavar="P", help="share delivered after the next one"
+    )
+    parser.add_argument(
+        "--clock-jump",
+        action="append",
+        default=[],
+        metavar="AT:BY",
+        help="the clock stamping the samples steps by BY s at AT s (sensor clock, or the host's "
+        "for host-clocked sensors; BY may be negative)",
+    )
+    parser.add_argument(
+        "--clock-reset",
+        action="append",
+        default=[],
+        type=float,
+        metavar="AT",
+        help="that clock restarts from zero at AT s",
+    )
+    parser.add_argument(
         "--slip",
         action="append",
         default=[],
@@ -102,6 +124,14 @@ def _disconnect(text: str) -> dict[str, float]:
         return {"at_s": float(at), "duration_s": float(duration)}
     except ValueError:
         raise MonitorError(f"--disconnect {text!r}: expected AT:DURATION in seconds") from None
+
+
+def _clock_jump(text: str) -> dict[str, float]:
+    at, _, by = text.partition(":")
+    try:
+        return {"at_s": float(at), "by_s": float(by)}
+    except ValueError:
+        raise MonitorError(f"--clock-jump {text!r}: expected AT:BY in seconds") from None
 
 
 def _slip(text: str) -> dict[str, object]:
@@ -158,6 +188,14 @@ def build_script(args: argparse.Namespace) -> MotionScript:
             link["drop_burst"] = _floats(parts[1], 1, "--drop")[0]
     if args.disconnect:
         link["disconnects"] = [_disconnect(text) for text in args.disconnect]
+    if args.duplicate is not None:
+        link["duplicate_probability"] = args.duplicate
+    if args.reorder is not None:
+        link["reorder_probability"] = args.reorder
+    if args.clock_jump or args.clock_reset:
+        link["clock_jumps"] = [_clock_jump(text) for text in args.clock_jump] + [
+            {"at_s": at, "reset": True} for at in args.clock_reset
+        ]
     if args.slip:
         data["slips"] = [_slip(text) for text in args.slip]
     dose = {
@@ -202,6 +240,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         write_recording(session, output, overwrite=args.force)
         content = f"{len(session.notifications)} notifications, {len(session.lost)} loss bursts"
+        injected = {k: v for k, v in session.faults.items() if v}
+        if injected:
+            content += ", " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in injected.items())
     write_truth_csv(session, truth)
     print(
         f"wrote {output} ({session.profile.id}, {session.script.exercise}, "

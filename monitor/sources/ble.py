@@ -3,7 +3,8 @@
 The only module that imports bleak. A `SensorLink` owns one sensor: it connects with
 bleak-retry-connector, reads device information and battery, runs the profile stream's start
 sequence (checking control-point responses), and hands every notification, stamped with the
-host clock, to a queue together with link events (connect, disconnect, reconnect, gap, battery).
+host clock (`host_now_ns`), to a queue together with link events (connect, disconnect,
+reconnect, gap, battery).
 Decoding and everything after it happen in the consumer (monitor.sources.live), never in the
 bleak callback. On exit, Ctrl-C included, the stop sequence runs before disconnecting.
 """
@@ -35,6 +36,14 @@ ADDRESS = re.compile(r"^([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}$")
 BATTERY_LEVEL = "00002a19-0000-1000-8000-00805f9b34fb"
 STOP_STEP_TIMEOUT_S = 2.0
 LinkItem = Notification | Event
+# The wall clock read once, advanced by the monotonic clock: stamps that are Unix times yet
+# never jump when the system clock is set (NTP step, time zone fix, user change) mid-session.
+_WALL_MINUS_MONOTONIC_NS = time.time_ns() - time.monotonic_ns()
+
+
+def host_now_ns() -> int:
+    """Unix time in ns for stamping arrivals and link events; steady through clock changes."""
+    return _WALL_MINUS_MONOTONIC_NS + time.monotonic_ns()
 
 
 # --------------------------------------------------------------------------- scanning
@@ -146,7 +155,7 @@ class DeviceInfo:
 class SensorLink:
     """One sensor's connection; `run()` streams until `stop` is set or the link is lost for good.
 
-    Items put on `queue`: `Notification`s (raw bytes + host arrival time in ns, time.time_ns())
+    Items put on `queue`: `Notification`s (raw bytes + host arrival time in ns, host_now_ns())
     and `Event`s for the stream `stream_name`. A RECONNECT event comes before any notification
     of the new connection, so the consumer resets its decoder before new data arrives.
     """
@@ -179,7 +188,7 @@ class SensorLink:
 
     def _on_notification(self, characteristic: str) -> Callable[[Any, bytearray], None]:
         def received(_sender: Any, data: bytearray) -> None:
-            notification = Notification(characteristic, bytes(data), time.time_ns())
+            notification = Notification(characteristic, bytes(data), host_now_ns())
             self.queue.put_nowait(notification)
             if self._responses is not None:
                 self._responses.put_nowait(notification)
@@ -187,7 +196,7 @@ class SensorLink:
         return received
 
     def _event(self, kind: EventKind, message: str, **data: Any) -> None:
-        self.queue.put_nowait(Event(time.time_ns(), kind, message, self.stream_name, data))
+        self.queue.put_nowait(Event(host_now_ns(), kind, message, self.stream_name, data))
 
     @property
     def label(self) -> str:
@@ -259,7 +268,7 @@ class SensorLink:
             self._lost.set()
 
     async def _reconnect(self, device: BLEDevice, stop: asyncio.Event) -> None:
-        lost_at = time.time_ns()
+        lost_at = host_now_ns()
         self._event(EventKind.DISCONNECT, f"{self.label}: connection lost, reconnecting")
         deadline = time.monotonic() + self.policy.give_up_after_s
         delay = self.policy.reconnect_backoff_s
@@ -270,7 +279,7 @@ class SensorLink:
             except TimeoutError:
                 started = False
             if started:
-                gap_s = (time.time_ns() - lost_at) / 1e9
+                gap_s = (host_now_ns() - lost_at) / 1e9
                 self._event(
                     EventKind.GAP,
                     f"{self.label}: no data for {gap_s:.1f} s while disconnected",

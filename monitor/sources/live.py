@@ -3,7 +3,9 @@
 Each sensor is a separate stream with its own `SensorLink` (monitor.sources.ble), queue,
 decoder and, when an exercise or program is given, analysis pipeline. Every notification is
 recorded raw before decoding, every link event is recorded, so a session that ends badly (lost
-sensor, Ctrl-C, refused command) keeps everything received up to then.
+sensor, Ctrl-C, refused command) keeps everything received up to then. With two sensors, one
+lost for good (not back within the reconnect time) is recorded as such and the session goes on
+with the other.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from monitor.core import Event, EventKind, Notification, NotificationBatch, Samp
 from monitor.errors import MonitorError
 from monitor.profiles.model import Profile
 from monitor.session.recording import RecordingHeader, RecordingWriter, StreamInfo
-from monitor.sources.ble import LinkItem, LinkPolicy, SensorLink
+from monitor.sources.ble import LinkItem, LinkPolicy, SensorLink, host_now_ns
 from monitor.sources.simulate import profile_text
 from monitor.sources.stream import SensorStream
 
@@ -59,7 +61,7 @@ class LinkQuality:
         loss = self.lost_samples / expected if expected else 0.0
         battery_text = "" if battery is None else f", battery {battery} %"
         return Event(
-            time.time_ns(),
+            host_now_ns(),
             EventKind.LINK_QUALITY,
             f"{stream}: {rate:.1f} of {nominal_hz:g} Hz, {100 * loss:.1f} % lost"
             f" ({self.gaps} gaps, {self.bad_packets} bad packets){battery_text}",
@@ -152,7 +154,7 @@ class _SensorSession:
 
     def finish(self) -> None:
         """End of session: what the aligner still holds."""
-        self._deliver(*self.stream.flush(), time.time_ns())
+        self._deliver(*self.stream.flush(), host_now_ns())
 
     def _record(self, run: list[Notification]) -> NotificationBatch:
         recorder = self.session.recorder
@@ -179,6 +181,19 @@ class _SensorSession:
             if self.pipeline is not None:
                 for analysis_event in self.pipeline.process(block):
                     self.session.on_analysis(self.name, analysis_event, int(host_t_ns))
+
+    def lost_for_good(self, error: BaseException | None, others: Sequence[str]) -> None:
+        """The link gave up: say so in the stream's order (after what it had queued)."""
+        reason = str(error) if error is not None else f"{self.name}: link ended"
+        self.queue.put_nowait(
+            Event(
+                host_now_ns(),
+                EventKind.DISCONNECT,
+                f"{reason}; the session goes on with {', '.join(others)}",
+                self.name,
+                {"gave_up": True},
+            )
+        )
 
     def report_quality(self) -> None:
         event = self.quality.report(self.name, self.stream.rate_hz, self.link.info.battery_percent)
@@ -228,8 +243,9 @@ class LiveSession:
         return next(s.pipeline for s in self.sensors if s.name == stream)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Stream until `stop`; a sensor lost for good or refusing its start raises MonitorError
-        after everything received so far has been processed and recorded."""
+        """Stream until `stop`. A sensor refusing its start, or the last sensor still streaming
+        lost for good, raises MonitorError after everything received so far has been processed
+        and recorded; another sensor lost for good is an event and the session goes on."""
         stop_all = asyncio.Event()
         links = [asyncio.create_task(s.link.run(stop_all)) for s in self.sensors]
         consumers: list[asyncio.Task[None]] = []
@@ -247,15 +263,16 @@ class LiveSession:
             consumers = [asyncio.create_task(s.consume()) for s in self.sensors]
             watcher = asyncio.create_task(stop.wait())
             quality = asyncio.create_task(self._report_quality())
-            await asyncio.wait([watcher, *links], return_when=asyncio.FIRST_COMPLETED)
+            await self._until_stopped_or_all_lost(watcher, links)
             watcher.cancel()
             quality.cancel()
             stop_all.set()
             await asyncio.gather(*links, return_exceptions=True)
-            failures = [t.exception() for t in links if t.done() and not t.cancelled()]
-            error = next((e for e in failures if e is not None), None)
-            if error is not None:
-                raise error
+            if not stop.is_set():
+                failures = [t.exception() for t in links if t.done() and not t.cancelled()]
+                error = next((e for e in failures if e is not None), None)
+                if error is not None:
+                    raise error
         finally:
             stop_all.set()
             for task in links:
@@ -271,6 +288,19 @@ class LiveSession:
                 sensor.finish()
             if self.recorder is not None:
                 self.recorder.close()
+
+    async def _until_stopped_or_all_lost(
+        self, watcher: asyncio.Task[bool], links: Sequence[asyncio.Task[None]]
+    ) -> None:
+        streaming = dict(zip(links, self.sensors, strict=True))
+        while streaming:
+            done, _ = await asyncio.wait([watcher, *streaming], return_when=asyncio.FIRST_COMPLETED)
+            if watcher in done:
+                return
+            for task in done:
+                sensor = streaming.pop(task)
+                if streaming:
+                    sensor.lost_for_good(task.exception(), [s.name for s in streaming.values()])
 
     async def _report_quality(self) -> None:
         while True:

@@ -235,11 +235,30 @@ class Disconnect(_Model):
     duration_s: float = Field(gt=0)
 
 
+class ClockJump(_Model):
+    """The clock the samples are stamped with steps at `at_s` (session time).
+
+    Sensor-clocked streams: the sensor's own clock (a time set, a firmware reset). Host-clocked
+    ones: the host's wall clock the arrivals are stamped with (an NTP step, a manual change).
+    """
+
+    at_s: float = Field(ge=0)
+    by_s: float = Field(0.0, description="step in seconds (negative: backwards)")
+    reset: bool = Field(False, description="the clock restarts from zero (then steps by_s)")
+
+
 class Link(_Model):
     """What the BLE link does to the notifications."""
 
     drop_probability: float = Field(0.0, ge=0, lt=1, description="share of packets lost")
     drop_burst: float = Field(1.0, ge=1, description="mean length of a loss burst (packets)")
+    duplicate_probability: float = Field(
+        0.0, ge=0, lt=1, description="share of notifications delivered twice"
+    )
+    reorder_probability: float = Field(
+        0.0, ge=0, lt=1, description="share of notifications delivered after the next one"
+    )
+    clock_jumps: list[ClockJump] = Field(default_factory=list)
     disconnects: list[Disconnect] = Field(default_factory=list)
     latency_ms: float = Field(20.0, ge=0)
     jitter_ms: float = Field(8.0, ge=0, description="mean extra delivery delay (exponential)")

@@ -6,7 +6,8 @@ RECONNECT resets the decoder exactly where the live session did. The pieces do n
 pacing: real time, N x speed and as fast as possible give the same samples, bit for bit.
 
 Recorded events are passed on, except those the decode path creates again from the bytes
-(bad packets, clock resets, control responses, sample gaps), so nothing is reported twice.
+(bad packets, clock resets, control responses, sample gaps, late samples dropped), so nothing
+is reported twice.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ _DECODED_KINDS = {EventKind.BAD_PACKET, EventKind.CLOCK_RESET, EventKind.CONTROL
 
 
 def _recreated_by_decoding(event: Event) -> bool:
-    if event.kind in _DECODED_KINDS:
+    if event.kind in _DECODED_KINDS or event.data.get("source") == "timeline":
         return True
     # sample gaps come from the decoder; a gap with a cause is the link's (disconnected)
     return event.kind == EventKind.GAP and "cause" not in event.data

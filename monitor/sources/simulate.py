@@ -5,19 +5,23 @@ encoder (`ProfileDecoder.encode`, the inverse of decoding, axis mapping included
 the firmware's notifications, batched as the firmware batches them; a link model then loses
 packets (bursty), drops the connection for scripted spans (the sensor restarts its stream and
 repeats its start response), and delivers what is left late and in bunches on BLE connection
-events. The result records and replays through the very same decode path as a live sensor.
+events. Faults beyond a normal link can be scripted too: notifications delivered twice or after
+their successor, and the clock stepping or resetting. The result records and replays through
+the very same decode path as a live sensor.
 
 Clocks: session time 0 is the start of the motion script. Sensor-clocked streams (Polar PMD,
 Movesense) stamp samples at `sensor_t0_ns + t`; host-clocked ones at `host_t0_ns + t` (their
 decoded times then follow host arrivals, a few tens of ms later). Truth times are seconds of
-session time on the sensor's clock.
+session time on the sensor's clock. A scripted clock jump steps the sensor's clock (sensor-clocked
+streams) or the host's wall clock that stamps arrivals (host-clocked ones) from then on.
 """
 
 from __future__ import annotations
 
 import csv
+import itertools
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,7 +37,15 @@ from monitor.profiles.decoder import ProfileDecoder
 from monitor.profiles.loader import get_profile, load_profile, profile_files
 from monitor.profiles.model import Profile
 from monitor.session.recording import RecordingHeader, RecordingWriter, StreamInfo
-from monitor.sources.motion import Link, MotionPlan, MotionScript, MotionTruth, Phase, plan_motion
+from monitor.sources.motion import (
+    ClockJump,
+    Link,
+    MotionPlan,
+    MotionScript,
+    MotionTruth,
+    Phase,
+    plan_motion,
+)
 from monitor.sources.stream import stream_channels
 
 DEFAULT_START_UTC = datetime(2026, 1, 5, 9, 0, 0, tzinfo=UTC)
@@ -61,7 +73,10 @@ class SimulatedSession:
     records (connect, disconnect, reconnect); `lost` are GAP events saying which data
     notifications the link lost (the decoder should report gaps there). `clean` and
     `measured` hold the samples before the encoder quantised them, one block per channel
-    rate, on the stream's sample clock; `truth` is on the grid of the first of them.
+    rate, on the stream's sample clock (before any scripted clock jump); `truth` is on the
+    grid of the first of them. `arrival_s` and `event_s` are the session times (s) at which
+    each notification arrived and each event happened: the order of the recording even when
+    a stepped host clock makes the stamps run backwards. `faults` counts what was injected.
     """
 
     profile: Profile
@@ -79,6 +94,9 @@ class SimulatedSession:
     measured: list[SampleBlock]
     truth: MotionTruth
     plan: MotionPlan
+    arrival_s: NDArray[np.float64]
+    event_s: NDArray[np.float64]
+    faults: dict[str, int]
 
     def decoder(self) -> ProfileDecoder:
         """A fresh decoder with the settings the simulated sensor used."""
@@ -86,8 +104,14 @@ class SimulatedSession:
 
     def entries(self) -> list[Notification | Event]:
         """Notifications and link events in host-time order, as a recording holds them."""
-        keyed = [(n.host_t_ns, 1, i, n) for i, n in enumerate(self.notifications)]
-        keyed += [(e.t_ns, 0, i, e) for i, e in enumerate(self.events)]
+        keyed = [
+            (float(t), 1, i, n)
+            for i, (t, n) in enumerate(zip(self.arrival_s, self.notifications, strict=True))
+        ]
+        keyed += [
+            (float(t), 0, i, e)
+            for i, (t, e) in enumerate(zip(self.event_s, self.events, strict=True))
+        ]
         return [entry for *_, entry in sorted(keyed, key=lambda k: k[:3])]
 
 
@@ -127,6 +151,39 @@ def _connected_spans(link: Link, duration_s: float) -> list[tuple[float, float]]
     if start < duration_s:
         spans.append((start, duration_s))
     return spans
+
+
+@dataclass(frozen=True, slots=True)
+class SteppedClock:
+    """A clock reading `bases[k] + t` (ns; t in session seconds) from session time `starts[k]`."""
+
+    starts: NDArray[np.float64]
+    bases: NDArray[np.int64]
+
+    @classmethod
+    def stepping(cls, origin_ns: int, jumps: Sequence[ClockJump]) -> SteppedClock:
+        starts, bases = [0.0], [origin_ns]
+        for jump in sorted(jumps, key=lambda j: j.at_s):
+            base = -round(jump.at_s * 1e9) if jump.reset else bases[-1]
+            starts.append(jump.at_s)
+            bases.append(base + round(jump.by_s * 1e9))
+        return cls(np.array(starts), np.array(bases, dtype=np.int64))
+
+    def base_at(self, seconds: NDArray[np.float64]) -> NDArray[np.int64]:
+        return self.bases[np.searchsorted(self.starts, seconds, side="right") - 1]
+
+    def ns(self, seconds: NDArray[np.float64]) -> NDArray[np.int64]:
+        """Clock readings at session times `seconds`."""
+        seconds = np.asarray(seconds, dtype=np.float64)
+        return self.base_at(seconds) + np.round(seconds * 1e9).astype(np.int64)
+
+    def at(self, seconds: float) -> int:
+        return int(self.ns(np.array([seconds]))[0])
+
+    def pieces(self, begin: float, end: float) -> list[tuple[float, float, int]]:
+        """`(from_s, to_s, base_ns)` of the steady stretches of [begin, end)."""
+        edges = [begin, *(float(s) for s in self.starts if begin < s < end), end]
+        return [(a, b, int(self.base_at(np.array([a]))[0])) for a, b in itertools.pairwise(edges)]
 
 
 def lost_packets(count: int, link: Link, rng: np.random.Generator) -> NDArray[np.bool_]:
@@ -188,12 +245,17 @@ def simulate(
         if not decoder.host_clock
         else host_t0_ns
     )
+    jumps = script.link.clock_jumps
+    sensor_clock = SteppedClock.stepping(sensor_t0_ns, [] if decoder.host_clock else jumps)
+    host_clock = SteppedClock.stepping(host_t0_ns, jumps if decoder.host_clock else [])
     spans = _connected_spans(script.link, plan.duration_s)
 
     clean_blocks, measured_blocks = [], []
-    encoded: list[Notification] = []  # host_t_ns: emission time on the sample clock
+    encoded: list[Notification] = []
+    emitted: list[NDArray[np.float64]] = []  # session time each notification was sent
     span_ends: list[NDArray[np.float64]] = []
     preambles: list[Notification] = []
+    preamble_s: list[float] = []
     for index, (rate, channels) in enumerate(groups):
         t_s = plan.grid(rate)
         ideal = plan.ideal(t_s)
@@ -201,38 +263,50 @@ def simulate(
         measured = _only(plan.measured(ideal, index), channels, sensor_t0_ns)
         measured_blocks.append(measured)
         for begin, end in spans:
-            inside = np.flatnonzero((t_s >= begin) & (t_s < end))
-            if inside.size == 0:
+            if not ((t_s >= begin) & (t_s < end)).any():
                 continue
             # A fresh encoder per connection: the firmware restarts its stream on reconnect.
             encoder = ProfileDecoder(profile, settings, stream)
             if index == 0:
-                at = _host_ns(host_t0_ns, begin)
-                preambles += [
-                    Notification(n.characteristic, n.data, at) for n in encoder.session_preamble()
-                ]
-            sent = encoder.encode(measured.slice(int(inside[0]), int(inside[-1]) + 1))
-            encoded += sent
-            span_ends.append(np.full(len(sent), end))
+                preambles += encoder.session_preamble()
+                preamble_s += [begin] * (len(preambles) - len(preamble_s))
+            for lo, hi, base_ns in sensor_clock.pieces(begin, end):
+                inside = np.flatnonzero((t_s >= lo) & (t_s < hi))
+                if inside.size == 0:
+                    continue
+                piece = measured.slice(int(inside[0]), int(inside[-1]) + 1)
+                sent = _encode(encoder, _shifted(piece, base_ns - sensor_t0_ns))
+                encoded += sent
+                # the encoder stamps each notification with its last sample's clock reading
+                emitted.append(np.array([(n.host_t_ns - base_ns) / 1e9 for n in sent]))
+                span_ends.append(np.full(len(sent), end))
 
-    emit_ns = np.fromiter((n.host_t_ns for n in encoded), dtype=np.int64, count=len(encoded))
-    order = np.argsort(emit_ns, kind="stable")
-    emit_s = (emit_ns[order] - sensor_t0_ns) / 1e9
+    emit_all = np.concatenate(emitted) if emitted else np.empty(0)
+    order = np.argsort(emit_all, kind="stable")
+    emit_s = emit_all[order]
     span_end = np.concatenate(span_ends)[order] if span_ends else np.empty(0)
     link_rng = np.random.default_rng([seed, 2])
     lost = lost_packets(len(encoded), script.link, link_rng)
     arrive = arrival_s(emit_s, script.link, link_rng)
     # Whatever was still in flight when the link dropped never arrives.
     cut_off = (arrive > span_end) & (span_end < plan.duration_s)
-    arrive_ns = host_t0_ns + np.round(arrive * 1e9).astype(np.int64)
-    received = preambles + [
-        Notification(encoded[i].characteristic, encoded[i].data, int(arrive_ns[k]))
-        for k, i in enumerate(order.tolist())
-        if not (lost[k] or cut_off[k])
+    kept = np.flatnonzero(~(lost | cut_off))
+    delivered, faults = _misdeliver(kept, span_end, script.link, np.random.default_rng([seed, 3]))
+    faults["clock_jumps"] = len(jumps)
+    sent_order = order[kept[delivered]].tolist()
+    # Each position keeps its arrival time; a reordered pair swaps contents.
+    times_s = np.concatenate([preamble_s, arrive[kept[np.sort(delivered)]]])
+    notes = [*preambles, *(encoded[i] for i in sent_order)]
+    arrival_order = np.argsort(times_s, kind="stable")  # a start response precedes its data
+    times_s = times_s[arrival_order]
+    stamps = host_clock.ns(times_s)
+    received = [
+        Notification(notes[i].characteristic, notes[i].data, int(stamps[k]))
+        for k, i in enumerate(arrival_order.tolist())
     ]
-    received.sort(key=lambda n: n.host_t_ns)  # stable: a start response precedes its data
 
     name = decoder.stream.name
+    events, event_s = _link_events(spans, plan.duration_s, host_clock, name)
     truth_t = plan.grid(groups[0][0])
     return SimulatedSession(
         profile=profile,
@@ -244,17 +318,53 @@ def simulate(
         host_t0_ns=host_t0_ns,
         sensor_t0_ns=sensor_t0_ns,
         notifications=received,
-        events=_link_events(spans, plan.duration_s, host_t0_ns, name),
-        lost=_lost_events(emit_s, lost, host_t0_ns, name),
+        events=events,
+        lost=_lost_events(emit_s, lost, host_clock, name),
         clean=clean_blocks,
         measured=measured_blocks,
         truth=plan.truth(truth_t),
         plan=plan,
+        arrival_s=times_s,
+        event_s=event_s,
+        faults=faults,
     )
 
 
-def _host_ns(host_t0_ns: int, seconds: float) -> int:
-    return host_t0_ns + round(float(seconds) * 1e9)
+def _encode(encoder: ProfileDecoder, block: SampleBlock) -> list[Notification]:
+    try:
+        return encoder.encode(block)
+    except ValueError as error:  # e.g. a clock stepped before the format's epoch
+        raise MonitorError(f"the sensor cannot send these samples: {error}") from None
+
+
+def _shifted(block: SampleBlock, shift_ns: int) -> SampleBlock:
+    if shift_ns == 0:
+        return block
+    channels = {c: getattr(block, c) for c in block.channels}
+    return SampleBlock(t_ns=block.t_ns + shift_ns, stream=block.stream, **channels)
+
+
+def _misdeliver(
+    kept: NDArray[np.int64], span_end: NDArray[np.float64], link: Link, rng: np.random.Generator
+) -> tuple[NDArray[np.int64], dict[str, int]]:
+    """Delivery order of the `kept` notifications (indices into `kept`): some swapped with
+    their successor on the same connection, some delivered twice (both with the same
+    arrival); and how many of each."""
+    n = kept.size
+    delivered = np.arange(n)
+    swap = rng.random(n) < link.reorder_probability
+    swap[-1:] = False
+    same_link = np.zeros(n, dtype=bool)
+    same_link[:-1] = span_end[kept[:-1]] == span_end[kept[1:]]
+    swapped = 0
+    for i in np.flatnonzero(swap & same_link).tolist():
+        if i > 0 and delivered[i] != i:  # already moved by the swap before it
+            continue
+        delivered[[i, i + 1]] = delivered[[i + 1, i]]
+        swapped += 1
+    twice = rng.random(n) < link.duplicate_probability
+    delivered = np.repeat(delivered, np.where(twice, 2, 1))
+    return delivered, {"reordered": swapped, "duplicated": int(twice.sum())}
 
 
 def _only(block: SampleBlock, channels: list[str], t0_ns: int) -> SampleBlock:
@@ -263,22 +373,23 @@ def _only(block: SampleBlock, channels: list[str], t0_ns: int) -> SampleBlock:
 
 
 def _link_events(
-    spans: list[tuple[float, float]], duration_s: float, host_t0_ns: int, stream: str
-) -> list[Event]:
-    def at(seconds: float) -> int:
-        return _host_ns(host_t0_ns, seconds)
-
-    events = []
+    spans: list[tuple[float, float]], duration_s: float, clock: SteppedClock, stream: str
+) -> tuple[list[Event], NDArray[np.float64]]:
+    """The link events and their session times."""
+    events, times = [], []
     for index, (begin, end) in enumerate(spans):
         kind = EventKind.CONNECT if index == 0 else EventKind.RECONNECT
-        events.append(Event(at(begin), kind, f"{kind} (simulated)", stream))
+        events.append(Event(clock.at(begin), kind, f"{kind} (simulated)", stream))
+        times.append(begin)
         if end < duration_s:
-            events.append(Event(at(end), EventKind.DISCONNECT, "link lost (simulated)", stream))
-    return events
+            message = "link lost (simulated)"
+            events.append(Event(clock.at(end), EventKind.DISCONNECT, message, stream))
+            times.append(end)
+    return events, np.array(times)
 
 
 def _lost_events(
-    emit_s: NDArray[np.float64], lost: NDArray[np.bool_], host_t0_ns: int, stream: str
+    emit_s: NDArray[np.float64], lost: NDArray[np.bool_], clock: SteppedClock, stream: str
 ) -> list[Event]:
     """One GAP per run of lost notifications: from the last one received to the last one lost."""
     events = []
@@ -288,7 +399,7 @@ def _lost_events(
         until = float(emit_s[stop - 1])
         events.append(
             Event(
-                _host_ns(host_t0_ns, since),
+                clock.at(since),
                 EventKind.GAP,
                 f"{stop - first} notification(s) lost by the simulated link",
                 stream,
@@ -296,6 +407,62 @@ def _lost_events(
             )
         )
     return events
+
+
+# --------------------------------------------------------------------------- checking against truth
+
+
+@dataclass(frozen=True, slots=True)
+class RepScore:
+    """Counted reps against the truth: which truth reps were found, missed, and what was
+    counted with no rep behind it (invented)."""
+
+    truth: int
+    matched: int
+    missed: list[int]  # truth rep numbers
+    invented: list[float]  # session times (s) of counted reps nothing explains
+    exposed: list[int]  # truth rep numbers a link or clock fault touched
+
+    @property
+    def missed_unexposed(self) -> list[int]:
+        """Reps lost although no fault touched them (the analysis's own misses)."""
+        return [n for n in self.missed if n not in self.exposed]
+
+
+def fault_windows(session: SimulatedSession, margin_s: float = 1.0) -> list[tuple[float, float]]:
+    """Session-time spans (s) where the link or the clock disturbed the data."""
+    link = session.script.link
+    spans = [(d.at_s, d.at_s + d.duration_s) for d in link.disconnects]
+    spans += [(e.data["from_s"], e.data["to_s"]) for e in session.lost]
+    spans += [(j.at_s, j.at_s) for j in link.clock_jumps]
+    return [(a - margin_s, b + margin_s) for a, b in spans]
+
+
+def score_reps(
+    session: SimulatedSession,
+    counted_s: Sequence[tuple[float, float]],
+    margin_s: float = 0.5,
+) -> RepScore:
+    """Match counted reps `(start, end)` (session seconds) to the truth's, one to one, each to
+    the unmatched truth rep it overlaps most (give or take `margin_s`). A counted rep that
+    overlaps no rep at all was invented; two reps merged into one count as one missed."""
+    windows = fault_windows(session)
+    truth = session.truth.reps
+    exposed = [r.number for r in truth if any(a <= r.end_s and r.start_s <= b for a, b in windows)]
+    unused = list(truth)
+    matched, invented = 0, []
+    for start, end in sorted(counted_s):
+        overlap = [
+            (min(end, r.end_s + margin_s) - max(start, r.start_s - margin_s), -r.number, r)
+            for r in unused
+        ]
+        best = max(overlap, default=None, key=lambda o: o[:2])
+        if best is None or best[0] <= 0:
+            invented.append(float(start))
+        else:
+            unused.remove(best[2])
+            matched += 1
+    return RepScore(len(truth), matched, [r.number for r in unused], invented, exposed)
 
 
 # --------------------------------------------------------------------------- output files

@@ -1,14 +1,24 @@
 """SensorStream: raw notifications of one sensor -> analysis-ready, aligned sample blocks.
 
 The single path from bytes to samples shared by live BLE, replay, the simulator checks and
-file analysis: the profile's decoder (codec, axis mapping, host clock, gap detection) followed
-by the channel aligner, so every block that comes out carries every channel of the stream
-(acc + gyro, + mag where the sensor has one) on one timeline.
+file analysis: the profile's decoder (codec, axis mapping, host clock, gap detection), the
+session timeline (times that never run backwards across sensor clock resets and jumps, repeated
+or late notifications dropped) and the channel aligner, so every block that comes out carries
+every channel of the stream (acc + gyro, + mag where the sensor has one) on one timeline.
+
+Batches are decoded in pieces of at most one second of arrival time, cut on a fixed grid of
+host time: the timeline judges a sensor clock step against the grid cells the host saw pass,
+so its decisions do not depend on how a caller batches (live bursts, replay windows).
+
+A reconnect leaves a hole in the samples; the first samples after it come with a GAP event on
+the stream's own clock (the link's events are on the host's), so the summary's gap finder can
+name the reason for sensor-clocked streams too.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import tomllib
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
@@ -16,14 +26,16 @@ from typing import Any
 
 import numpy as np
 
-from monitor.core import Event, NotificationBatch, SampleBlock
+from monitor.core import Event, EventKind, NotificationBatch, SampleBlock
 from monitor.core.align import CHANNEL_ORDER, ChannelAligner
 from monitor.profiles.decoder import ProfileDecoder
 from monitor.profiles.loader import parse_profile
 from monitor.profiles.model import Profile
+from monitor.profiles.timing import SessionTimeline
 from monitor.session.recording import StreamInfo
 
 _PROBE_SAMPLES = 64
+PIECE_NS = 1_000_000_000
 
 
 class SensorStream:
@@ -51,6 +63,11 @@ class SensorStream:
         if channels is None:
             channels = stream_channels(profile, self.decoder.settings, self.decoder.stream.name)
         self.channels = tuple(channels)
+        self.timeline = SessionTimeline(
+            {c: self.decoder.rate_hz(c) for c in CHANNEL_ORDER},
+            sensor_clock=not self.decoder.host_clock,
+            stream=self.name,
+        )
         self.aligner = ChannelAligner(
             self.channels,
             stream=self.name,
@@ -58,6 +75,8 @@ class SensorStream:
             max_pending_ns=max_pending_ns,
         )
         self.bad_packets = 0
+        self._last_t_ns: int | None = None  # newest aligned sample handed out
+        self._reconnected_after: int | None = None  # that time, when a reconnect came since
 
     @classmethod
     def from_stream_info(cls, info: StreamInfo, **options: Any) -> SensorStream:
@@ -90,27 +109,84 @@ class SensorStream:
         blocks: list[SampleBlock] = []
         events: list[Event] = []
         for batch in batches:
-            result = self.decoder.feed(batch)
-            self.bad_packets += result.bad_packets
-            blocks += result.blocks
-            events += result.events
+            for piece in _host_pieces(batch):
+                result = self.decoder.feed(piece)
+                self.bad_packets += result.bad_packets
+                events += self._label(result.events)
+                cell = int(piece.host_t_ns[0]) // PIECE_NS * PIECE_NS
+                for block in result.blocks:
+                    placed, timeline_events = self.timeline.place(block, cell, cell + PIECE_NS)
+                    blocks.append(placed)
+                    events += timeline_events
         aligned, align_events = self.aligner.feed(blocks)
-        return aligned, self._label(events) + align_events
+        return aligned, events + align_events + self._handed_out(aligned)
+
+    def _handed_out(self, aligned: list[SampleBlock]) -> list[Event]:
+        """Note the newest time handed out; the GAP across a reconnect once data is back."""
+        aligned = [b for b in aligned if len(b)]
+        if not aligned:
+            return []
+        before, self._last_t_ns = self._reconnected_after, int(aligned[-1].t_ns[-1])
+        if before is None:
+            return []
+        self._reconnected_after = None
+        after = int(aligned[0].t_ns[0])
+        seconds = (after - before) / 1e9
+        return [
+            Event(
+                before,
+                EventKind.GAP,
+                f"{self.name}: no samples for {seconds:.1f} s across a reconnect",
+                self.name,
+                {
+                    "source": "timeline",
+                    "cause": "reconnect",
+                    "duration_s": round(seconds, 3),
+                    "missing_samples": max(0, round(seconds * self.rate_hz) - 1),
+                },
+            )
+        ]
 
     def flush(self) -> tuple[list[SampleBlock], list[Event]]:
         """End of the stream: emit what can still be aligned."""
-        return self.aligner.flush()
+        blocks, events = self.aligner.flush()
+        return blocks, events + self._handed_out(blocks)
 
     def reset(self) -> tuple[list[SampleBlock], list[Event]]:
-        """A new connection: emit what can be aligned, then forget the decoder's state."""
-        flushed = self.aligner.flush()
+        """A new connection: emit what can be aligned, then forget the decoder's state (the
+        session timeline carries on)."""
+        blocks, events = self.aligner.flush()
+        events += self._handed_out(blocks)
         self.decoder.reset()
-        return flushed
+        self._reconnected_after = self._last_t_ns
+        return blocks, events
 
     def _label(self, events: list[Event]) -> list[Event]:
         return [
             e if e.stream == self.name else dataclasses.replace(e, stream=self.name) for e in events
         ]
+
+
+def _host_pieces(batch: NotificationBatch) -> list[NotificationBatch]:
+    """`batch` cut where its arrival times cross a multiple of PIECE_NS."""
+    if len(batch) == 0:
+        return []
+    cell = batch.host_t_ns // PIECE_NS
+    cuts = np.flatnonzero(cell[1:] != cell[:-1]) + 1
+    if cuts.size == 0:
+        return [batch]
+    edges = [0, *cuts.tolist(), len(batch)]
+    return [_slice(batch, a, b) for a, b in itertools.pairwise(edges)]
+
+
+def _slice(batch: NotificationBatch, start: int, stop: int) -> NotificationBatch:
+    offsets = batch.offsets[start : stop + 1]
+    return NotificationBatch(
+        characteristic=batch.characteristic,
+        host_t_ns=batch.host_t_ns[start:stop],
+        data=batch.data[int(offsets[0]) : int(offsets[-1])],
+        offsets=offsets - offsets[0],
+    )
 
 
 def stream_channels(
