@@ -117,6 +117,16 @@ class AnalysisPipeline:
             block = pending
         return self._run(block)
 
+    def recalibrate(self) -> None:
+        """Learn neutral and axis again from the next still pose and movement (the sensor was
+        moved, or the user asks); what was counted stays and counting goes on: reps, sets and
+        warnings carry over, the next rep's range becomes the calibrated one."""
+        if self._filter is None:
+            return  # not started: the first samples calibrate it anyway
+        self._calibrator = self._self_calibrator()
+        if self._detector is not None:
+            self._detector.calibration_rom_deg = None
+
     def tick(self, now_ns: int) -> list[AnalysisEvent]:
         """Live use: call with the sensor-clock time while no samples arrive (signal lost)."""
         if self.t0_ns is None:
@@ -237,12 +247,7 @@ class AnalysisPipeline:
 
     def _calibrate(self, t_ns, gravity, gyro_lp, still, i, events) -> int:
         if self._calibrator is None:
-            hold_s = self._settings.hold_target_s
-            self._calibrator = SelfCalibrator(
-                self.rate_hz,
-                axis_learn_deg=float(np.clip(2 * self.exercise.min_rom_deg, 8.0, 15.0)),
-                repose_s=max(3.0, 2 * hold_s + 2.0),
-            )
+            self._calibrator = self._self_calibrator()
         found = self._calibrator.update(t_ns[i:], gravity[i:], gyro_lp[i:], still[i:])
         if found is None:
             return len(t_ns)
@@ -268,6 +273,13 @@ class AnalysisPipeline:
         still_buffer = np.degrees(np.linalg.norm(buffer_gyro, axis=1)) < STILL_DPS
         self._detect(buffer_t, buffer_gravity, buffer_gyro, still_buffer, 0, events)
         return i + k
+
+    def _self_calibrator(self) -> SelfCalibrator:
+        return SelfCalibrator(
+            self.rate_hz,
+            axis_learn_deg=float(np.clip(2 * self.exercise.min_rom_deg, 8.0, 15.0)),
+            repose_s=max(3.0, 2 * self._settings.hold_target_s + 2.0),
+        )
 
     def _calibrated(self, calibration: Calibration, *, range_pending: bool) -> None:
         """Use a calibration. With `range_pending` the range is the next rep's (the

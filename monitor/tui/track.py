@@ -33,7 +33,6 @@ class ProgramTrack:
         self.session_t0_ns: int | None = None
         self.index = 0
         self.pipelines: dict[int, AnalysisPipeline] = {}
-        self.retired: list[tuple[int, AnalysisPipeline]] = []  # replaced by a re-calibration
         self._set_index = 1
         self._set_reps = 0
         self.pipeline = self._pipeline_for(0)
@@ -84,11 +83,9 @@ class ProgramTrack:
         return True
 
     def recalibrate(self) -> None:
-        """Start the current exercise afresh: a new pipeline learns neutral and axis again from
-        the next still pose and movement; what the old one counted stays in the summary."""
-        self.retired.append((self.index, self.pipelines.pop(self.index)))
-        self.pipeline = self._pipeline_for(self.index)
-        self._set_index, self._set_reps = 1, 0
+        """The current exercise learns neutral and axis again from the next still pose and
+        movement; its count, sets and warnings carry on."""
+        self.pipeline.recalibrate()
 
     def view(self) -> ExerciseView:
         prescription = self.prescription
@@ -120,7 +117,7 @@ class ProgramTrack:
 
     def results(self) -> list[tuple[AnalysisSummary, Prescription]]:
         """The pipeline summary of every exercise started, in program order."""
-        ordered = sorted([*self.retired, *self.pipelines.items()], key=lambda item: item[0])
+        ordered = sorted(self.pipelines.items(), key=lambda item: item[0])
         return [
             (pipeline.summary(), self.prescriptions[index])
             for index, pipeline in ordered

@@ -168,9 +168,13 @@ async def test_live_keys_mark_calibrate_pause_and_move_through_a_program(
         assert feed.exercise().position == 1
         await pilot.press("m")
         assert feed.events[-1].kind is EventKind.MARKER
+        counted = feed.exercise().reps_done
+        reps = feed.track.pipeline.rep_count
+        assert reps > 0
         await pilot.press("c")
         assert feed.events[-1].kind is EventKind.CALIBRATION
-        assert len(feed.track.retired) == 1
+        # calibrating again keeps what was counted on screen and in the summary
+        assert feed.exercise().reps_done == counted and feed.track.pipeline.rep_count == reps
         await pilot.press("p")
         assert feed.status().state is LinkState.PAUSED
         await pilot.press("p")

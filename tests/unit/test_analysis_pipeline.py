@@ -15,6 +15,7 @@ from scipy.spatial.transform import Rotation
 from monitor.analysis.exercises import Dose, Limits, Prescription, exercise_library
 from monitor.analysis.pipeline import AnalysisPipeline
 from monitor.analysis.results import (
+    Calibrated,
     HoldComplete,
     HoldProgress,
     RepCounted,
@@ -178,3 +179,29 @@ def test_hold_progress_and_completion_each_rep():
     assert len(complete) == 3
     assert not [e for e in events if isinstance(e, WarningRaised)]
     assert all(3.0 <= rep.hold_s <= 5.0 and not rep.flags for rep in pipeline.summary().reps)
+
+
+def test_recalibrate_keeps_counting_with_the_sensor_strapped_on_anew():
+    """The user re-straps the sensor and asks for a calibration: neutral and axis are learnt
+    again from the next still pose and rep, and the count goes on from where it was."""
+    first, _ = hinge_session(reps=3, rom_deg=50, mounting_seed=3)
+    # re-strapped in an instant (no rotation seen by the gyro, harsher than a real re-strap):
+    # the orientation filter needs a few seconds of rest to find gravity again
+    second, _ = hinge_session(reps=3, rom_deg=50, mounting_seed=11, lead_in_s=10.0)
+    second = SampleBlock(
+        t_ns=second.t_ns + first.t_ns[-1] + 20_000_000, acc=second.acc, gyro=second.gyro
+    )
+    pipeline = AnalysisPipeline("generic")
+    events = run(pipeline, first)
+    assert pipeline.rep_count == 3
+    pipeline.recalibrate()
+    events += run(pipeline, second)
+    summary = pipeline.summary()
+    assert summary.rep_count == 6
+    assert [r.index for r in summary.reps] == [1, 2, 3, 4, 5, 6]
+    for rep in summary.reps:
+        assert rep.peak_angle_deg == pytest.approx(50, abs=3)
+    calibrations = [e.calibration for e in events if isinstance(e, Calibrated)]
+    later = [c for c in calibrations if c.t_s > (second.t_ns[0] - first.t_ns[0]) / 1e9]
+    assert later and not np.allclose(later[0].axis, calibrations[0].axis, atol=0.1)
+    assert summary.calibration == calibrations[-1]
