@@ -68,3 +68,15 @@ def bad_packet_events(
         )
         for i in rows
     ]
+
+
+def non_finite(values: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """Per sample (row): a value is NaN or infinite (a corrupt float on the wire)."""
+    return ~np.isfinite(values).all(axis=1)
+
+
+def packets_with(
+    bad_samples: NDArray[np.bool_], packet_of_sample: NDArray[np.int64], n: int
+) -> NDArray[np.bool_]:
+    """Per packet: does any of its samples (`packet_of_sample[i]` holds sample i) fail."""
+    return np.bincount(packet_of_sample[bad_samples], minlength=n) > 0

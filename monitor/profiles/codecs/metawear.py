@@ -22,7 +22,13 @@ from pydantic import Field
 
 from monitor.core import GRAVITY, Event, EventKind, Notification, NotificationBatch, SampleBlock
 from monitor.profiles.codecs.base import Codec, CodecModel, DecodeResult, register_codec
-from monitor.profiles.codecs.common import bad_packet_events, gather, quantize
+from monitor.profiles.codecs.common import (
+    bad_packet_events,
+    gather,
+    non_finite,
+    packets_with,
+    quantize,
+)
 from monitor.profiles.model import Uuid
 
 ACC, GYRO, MAG, SETTINGS, SENSOR_FUSION = 0x03, 0x13, 0x15, 0x11, 0x19
@@ -130,6 +136,7 @@ class MetawearCodec(Codec):
         module = np.where(has_header, padded[starts], -1)
         register = np.where(has_header, padded[starts + 1], -1)
         bad = [np.flatnonzero(~has_header)]
+        not_numbers: list[np.ndarray] = []
         parts: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
         for signal in _signals(settings.chip):
             rows = np.flatnonzero((module == signal.module) & (register == signal.register))
@@ -142,18 +149,28 @@ class MetawearCodec(Codec):
                 continue
             payload = gather(batch, rows, 2, signal.size - 2).reshape(-1, signal.record_size)
             values = payload[:, : signal.record_size - signal.tail].copy().view(signal.dtype)
-            values = values.astype(np.float64) * signal.si_per_count(settings)
+            with np.errstate(invalid="ignore"):  # NaN bit patterns in a corrupt float record
+                values = values.astype(np.float64) * signal.si_per_count(settings)
+            row_of_sample = np.repeat(np.arange(rows.size), signal.samples)
+            corrupt = packets_with(non_finite(values), row_of_sample, rows.size)
+            if corrupt.any():
+                not_numbers.append(rows[corrupt])
+                rows, values = rows[~corrupt], values[~corrupt[row_of_sample]]
+                if not rows.size:
+                    continue
             order = np.repeat(rows * 3, signal.samples) + np.tile(
                 np.arange(signal.samples), rows.size
             )
             parts.setdefault(signal.target, []).append((order, values))
         battery = np.flatnonzero((module == SETTINGS) & (register == BATTERY_REPLY))
         result.events += self._battery(batch, battery)
-        bad_rows = np.sort(np.concatenate(bad))
-        result.bad_packets = int(bad_rows.size)
-        result.events += bad_packet_events(
-            batch, bad_rows, self.stream, "MetaWear notification with a wrong length"
-        )
+        for rows, reason in (
+            (bad, "MetaWear notification with a wrong length"),
+            (not_numbers, "MetaWear float that is not a finite number"),
+        ):
+            bad_rows = np.sort(np.concatenate(rows)) if rows else np.empty(0, dtype=np.int64)
+            result.bad_packets += int(bad_rows.size)
+            result.events += bad_packet_events(batch, bad_rows, self.stream, reason)
         for target, chunks in parts.items():
             order = np.concatenate([o for o, _ in chunks])
             sort = np.argsort(order, kind="stable")

@@ -21,14 +21,16 @@ from pydantic import Field
 
 from monitor.core import Event, EventKind, Notification, NotificationBatch, SampleBlock
 from monitor.profiles.codecs.base import Codec, CodecModel, DecodeResult, register_codec
-from monitor.profiles.codecs.common import UNIT_TO_SI
-from monitor.profiles.codecs.device_clock import clock_events
+from monitor.profiles.codecs.common import UNIT_TO_SI, non_finite, packets_with
+from monitor.profiles.codecs.device_clock import ClockGuard, clock_events, clock_steps
 
 GSP_SERVICE_UUID = "34802252-7185-4d5d-b431-630e7050e8f0"
 GSP_COMMAND_UUID = "34800001-7185-4d5d-b431-630e7050e8f0"
 GSP_DATA_UUID = "34800002-7185-4d5d-b431-630e7050e8f0"
 
 MovesenseMeasurement = Literal["Acc", "Gyro", "Magn", "IMU6", "IMU9"]
+# Messages laid end to end, their sizes and the arrival of each one's last notification.
+Framed = tuple[bytes, list[int], list[int]]
 
 
 class MovesenseSettings(CodecModel):
@@ -152,7 +154,8 @@ class MovesenseCodec(Codec):
         """Forget a half-received message and the last timestamp (the sensor drops
         subscriptions on disconnect and its clock restarts on reboot)."""
         self._pending: list[memoryview] | None = None  # parts of a message awaiting DATA_PART2
-        self._pending_size = 0
+        self._pending_end = (0, 0)  # size and arrival of what is pending
+        self._guard = ClockGuard()
         self._last_ts_ms = -1
         self._last_count = 0
         self._last_t_ns = 0
@@ -193,12 +196,12 @@ class MovesenseCodec(Codec):
     def decode(self, batch: NotificationBatch) -> DecodeResult:
         """Reassemble DATA (+ DATA_PART2) messages of our client ref, then decode them at once."""
         result = DecodeResult()
-        joined, sizes = self._frame_regular(batch) or self._frame_each(batch, result)
+        joined, sizes, arrivals = self._frame_regular(batch) or self._frame_each(batch, result)
         if sizes:
-            self._decode_messages(joined, sizes, result)
+            self._decode_messages(joined, sizes, arrivals, result)
         return result
 
-    def _frame_regular(self, batch: NotificationBatch) -> tuple[bytes, list[int]] | None:
+    def _frame_regular(self, batch: NotificationBatch) -> Framed | None:
         """Framing of a plain data stream in a few numpy steps, or None if it is not one.
 
         Plain: only our DATA / DATA_PART2 notifications, each split message closed by its
@@ -239,11 +242,13 @@ class MovesenseCodec(Codec):
             return None
         keep = np.ones(raw.shape[0], dtype=bool)
         keep[(starts[is_part][:, None] + np.arange(HEADER_SIZE)).reshape(-1)] = False
-        return raw[keep].tobytes(), np.add.reduceat(kept, group_first).tolist()
+        return (
+            raw[keep].tobytes(),
+            np.add.reduceat(kept, group_first).tolist(),
+            batch.host_t_ns[group_last].tolist(),
+        )
 
-    def _frame_each(
-        self, batch: NotificationBatch, result: DecodeResult
-    ) -> tuple[bytes, list[int]]:
+    def _frame_each(self, batch: NotificationBatch, result: DecodeResult) -> Framed:
         """One notification at a time: command results, other refs, broken sequences."""
         ref = self.settings.client_ref
         limit = self.settings.att_mtu - 3
@@ -252,37 +257,44 @@ class MovesenseCodec(Codec):
         view = memoryview(data)
         pieces: list[memoryview] = []  # bytes of the messages, in order
         sizes: list[int] = []
-        pending, pending_size = self._pending, self._pending_size
-        for start, end in itertools.pairwise(batch.offsets.tolist()):
+        arrivals: list[int] = []  # of each message's last part
+        pending, pending_size, pending_arrival = self._pending, *self._pending_end
+        for (start, end), arrival in zip(
+            itertools.pairwise(batch.offsets.tolist()), batch.host_t_ns.tolist(), strict=True
+        ):
             size = end - start
             kind = data[start] if size >= HEADER_SIZE else -1
             if kind == Response.DATA and data[start + 1] == ref:
                 if pending is not None:  # a new message ends the pending one
                     pieces.extend(pending)
                     sizes.append(pending_size)
+                    arrivals.append(pending_arrival)
                     pending = None
                 if size == limit and whole > limit:
-                    pending, pending_size = [view[start:end]], size
+                    pending, pending_size, pending_arrival = [view[start:end]], size, arrival
                 else:
                     pieces.append(view[start:end])
                     sizes.append(size)
+                    arrivals.append(arrival)
             elif kind == Response.DATA_PART2 and data[start + 1] == ref:
                 if pending is None:
                     self._bad(result, "GSP DATA_PART2 without its first part", data[start:end])
                     continue
                 pending.append(view[start + HEADER_SIZE : end])
                 pending_size += size - HEADER_SIZE
+                pending_arrival = arrival
                 if size < limit or pending_size >= whole:
                     pieces.extend(pending)
                     sizes.append(pending_size)
+                    arrivals.append(pending_arrival)
                     pending = None
             elif kind == Response.COMMAND_RESULT:
                 self._command_result(data[start:end], result)
             elif kind not in (Response.DATA, Response.DATA_PART2):
                 self._bad(result, f"GSP notification of {size} bytes, type {kind}", data[start:end])
             # else: data of another subscription (client ref)
-        self._pending, self._pending_size = pending, pending_size
-        return b"".join(pieces), sizes
+        self._pending, self._pending_end = pending, (pending_size, pending_arrival)
+        return b"".join(pieces), sizes, arrivals
 
     def _command_result(self, payload: bytes, result: DecodeResult) -> None:
         try:
@@ -304,13 +316,17 @@ class MovesenseCodec(Codec):
             )
         )
 
-    def _decode_messages(self, joined: bytes, sizes: list[int], result: DecodeResult) -> None:
+    def _decode_messages(
+        self, joined: bytes, sizes: list[int], arrivals: list[int], result: DecodeResult
+    ) -> None:
         """Messages laid end to end -> one block (numpy over the whole batch).
 
-        A message that is not a timestamp plus whole samples (cut off, wrong resource) is a
-        bad packet; the others decode.
+        A message that is not a timestamp plus whole samples (cut off, wrong resource), holds
+        a float that is not a number or a time off the sensor's clock is a bad packet; the
+        others decode.
         """
         lengths = np.array(sizes, dtype=np.int64)
+        arrival = np.array(arrivals, dtype=np.int64)
         message_start = np.cumsum(lengths) - lengths
         body = lengths - HEADER_SIZE - TIMESTAMP_SIZE
         whole_samples = (body > 0) & (body % (len(self.blocks) * 12) == 0)
@@ -327,7 +343,7 @@ class MovesenseCodec(Codec):
                 joined[message_start[i] : message_start[i] + lengths[i]]
                 for i in np.flatnonzero(whole_samples)
             )
-            lengths = lengths[whole_samples]
+            lengths, arrival = lengths[whole_samples], arrival[whole_samples]
             message_start = np.cumsum(lengths) - lengths
             if not joined:
                 return
@@ -351,7 +367,8 @@ class MovesenseCodec(Codec):
             floats = floats.reshape(rows.shape[0], len(self.blocks), count, 3)
             target = (first_sample[rows][:, None] + np.arange(count)).reshape(-1)
             for number, channel in enumerate(self.blocks):
-                values = floats[:, number].reshape(-1, 3).astype(np.float64)
+                with np.errstate(invalid="ignore"):  # NaN bit patterns in a corrupt message
+                    values = floats[:, number].reshape(-1, 3).astype(np.float64)
                 channels[channel][target] = values * _TO_PROJECT_UNIT[channel]
         period_ns = 1e9 / self.settings.sample_rate_hz
         message_of_sample = np.repeat(np.arange(lengths.shape[0]), counts)
@@ -359,22 +376,53 @@ class MovesenseCodec(Codec):
         t_ns = ts_ms[message_of_sample] * 1_000_000 + np.rint(index_in_message * period_ns).astype(
             np.int64
         )
+        keep = np.ones(lengths.shape[0], dtype=bool)
+        for values in channels.values():
+            keep &= ~packets_with(non_finite(values), message_of_sample, keep.shape[0])
+        on_clock = self._guard.accept(ts_ms[keep] * 1_000_000, arrival[keep])
+        for i, reason in [
+            *((i, "a value that is not a finite number") for i in np.flatnonzero(~keep)),
+            *((i, "a time off the sensor's clock") for i in np.flatnonzero(keep)[~on_clock]),
+        ]:
+            message = joined[message_start[i] : message_start[i] + lengths[i]]
+            self._bad(result, f"GSP DATA message with {reason}", message)
+        keep[keep] = on_clock
+        if not keep.any():
+            return
+        if not keep.all():
+            in_kept = keep[message_of_sample]
+            t_ns, channels = t_ns[in_kept], {c: v[in_kept] for c, v in channels.items()}
+            ts_ms, counts = ts_ms[keep], counts[keep]
         previous = np.concatenate([[self._last_ts_ms], ts_ms[:-1]])
         previous_count = np.concatenate([[self._last_count], counts[:-1]])
-        result.events.extend(
-            clock_events(
-                ts_ms * 1_000_000,
-                np.where(previous >= 0, previous * 1_000_000, 0),
-                previous_count * period_ns,
-                period_ns,
-                self.stream,
-                f"Movesense {self.settings.measurement}",
-            )
+        clock = (
+            ts_ms * 1_000_000,
+            np.where(previous >= 0, previous * 1_000_000, 0),
+            previous_count * period_ns,
+            period_ns,
         )
+        label = f"Movesense {self.settings.measurement}"
+        result.events.extend(clock_events(*clock, self.stream, label))
+        self._keep_time_running(t_ns, np.cumsum(counts) - counts, clock_steps(*clock)[0])
         self._last_ts_ms = int(ts_ms[-1])
         self._last_count = int(counts[-1])
         self._last_t_ns = int(t_ns[-1])
         result.blocks.append(SampleBlock(t_ns=t_ns, stream=self.stream, **channels))
+
+    def _keep_time_running(
+        self, t_ns: np.ndarray, first_sample: np.ndarray, reset: np.ndarray
+    ) -> None:
+        """Sample times never step back except where the clock reset (reported).
+
+        A message's time is its first sample's in whole ms, so a corrupt but plausible time
+        could overlap its neighbours; times are held at the latest one given instead.
+        """
+        bounds = [0, *first_sample[reset].tolist(), t_ns.shape[0]]
+        for start, stop in itertools.pairwise(bounds):
+            timeline = t_ns[start:stop]
+            if start == 0 and not reset[0]:
+                np.maximum(timeline, self._last_t_ns, out=timeline)
+            np.maximum.accumulate(timeline, out=timeline)
 
     # --- encoding ------------------------------------------------------------------------
 

@@ -21,8 +21,8 @@ from pydantic import Field, field_validator
 
 from monitor.core import Event, EventKind, Notification, NotificationBatch, SampleBlock
 from monitor.profiles.codecs.base import Codec, CodecModel, DecodeResult, register_codec
-from monitor.profiles.codecs.common import UNIT_TO_SI
-from monitor.profiles.codecs.device_clock import clock_events
+from monitor.profiles.codecs.common import UNIT_TO_SI, non_finite, packets_with
+from monitor.profiles.codecs.device_clock import ClockGuard, clock_events, clock_steps
 from monitor.profiles.codecs.pmd_protocol import (
     CP_MEASUREMENT_STOPPED,
     FEATURE_READ_CODE,
@@ -241,12 +241,14 @@ class PmdCodec(Codec):
     def __init__(self, params: CodecModel, settings: CodecModel, stream: str = "") -> None:
         super().__init__(params, settings, stream)
         self._previous_ts: dict[tuple[int, int], int] = {}
+        self._guards: dict[tuple[int, int], ClockGuard] = {}
         self._pending_response: bytes | None = None
         self._last_t_ns = 0
 
     def reset(self) -> None:
         """Forget previous frame timestamps and half-received responses (SDK: stop, disconnect)."""
         self._previous_ts.clear()
+        self._guards.clear()
         self._pending_response = None
 
     # --- commands the client sends / responses the sensor gives ------------------------------
@@ -384,9 +386,7 @@ class PmdCodec(Codec):
                         batch.payload(i),
                     )
                 continue
-            block = self._decode_frames(
-                batch.data, buffer, kind, frame_byte, layout, frames, result
-            )
+            block = self._decode_frames(batch, buffer, kind, frame_byte, layout, frames, result)
             if block is not None:
                 blocks.append((frames.index[0], block))
         result.blocks.extend(block for _, block in sorted(blocks, key=lambda item: item[0]))
@@ -394,7 +394,7 @@ class PmdCodec(Codec):
 
     def _decode_frames(
         self,
-        data: bytes,
+        batch: NotificationBatch,
         buffer: NDArray[np.uint8],
         kind: int,
         frame_byte: int,
@@ -402,6 +402,7 @@ class PmdCodec(Codec):
         frames: _Frames,
         result: DecodeResult,
     ) -> SampleBlock | None:
+        data = batch.data
         compressed = bool(frame_byte & 0x80)
         good: list[int] = []
         layouts: list[DeltaLayout] = []
@@ -418,32 +419,60 @@ class PmdCodec(Codec):
                     )
                 good.append(position)
             except PmdProtocolError as error:
-                frame = data[start - FRAME_HEADER_SIZE : end]
-                self._bad(result, f"PMD {_type_name(kind)} frame: {error}", frame)
+                self._bad(
+                    result,
+                    f"PMD {_type_name(kind)} frame: {error}",
+                    self._frame(frames, position, data),
+                )
         if not good:
             return None
         if compressed:
             raw, counts = decode_delta_frames(
                 buffer, layouts, layout.channels, layout.value_bits, layout.float32
             )
-            values = (
-                raw.astype(np.int32).view(np.float32).astype(np.float64)
-                if layout.float32
-                else raw.astype(np.float64)
-            )
+            with np.errstate(invalid="ignore"):  # NaN bit patterns in a corrupt frame
+                values = (
+                    raw.astype(np.int32).view(np.float32).astype(np.float64)
+                    if layout.float32
+                    else raw.astype(np.float64)
+                )
         else:
             spans = np.array([frames.content[p] for p in good], dtype=np.int64)
             lengths = spans[:, 1] - spans[:, 0]
             counts = lengths // sample_size
             byte_index = np.repeat(spans[:, 0] - (np.cumsum(lengths) - lengths), lengths)
             raw_bytes = buffer[byte_index + np.arange(int(lengths.sum()))]
-            values = (
-                raw_bytes.view("<f4").astype(np.float64)
-                if layout.float32
-                else _to_int_dtype(raw_bytes, layout.value_bits).astype(np.float64)
-            ).reshape(-1, layout.channels)
+            with np.errstate(invalid="ignore"):
+                values = (
+                    raw_bytes.view("<f4").astype(np.float64)
+                    if layout.float32
+                    else _to_int_dtype(raw_bytes, layout.value_bits).astype(np.float64)
+                ).reshape(-1, layout.channels)
 
+        frame_of_sample = np.repeat(np.arange(len(good)), counts)
+        keep = ~packets_with(non_finite(values), frame_of_sample, len(good))
+        for position in np.array(good)[~keep]:
+            self._bad(
+                result,
+                f"PMD {_type_name(kind)} frame: a value that is not a finite number",
+                self._frame(frames, position, data),
+            )
         frame_ts = np.array([frames.timestamp[p] for p in good], dtype=np.int64)
+        arrival = batch.host_t_ns[np.array([frames.index[p] for p in good], dtype=np.int64)]
+        guard = self._guards.setdefault((kind, frame_byte & 0x7F), ClockGuard())
+        on_clock = guard.accept(frame_ts[keep], arrival[keep])
+        for position, ts in zip(
+            np.array(good)[keep][~on_clock], frame_ts[keep][~on_clock], strict=True
+        ):
+            self._bad(
+                result,
+                f"PMD {_type_name(kind)} frame time {ts} ns is off the stream's clock",
+                self._frame(frames, position, data),
+            )
+        keep[keep] = on_clock
+        if not keep.any():
+            return None
+        values, counts, frame_ts = values[keep[frame_of_sample]], counts[keep], frame_ts[keep]
         t_ns = self._timestamps(
             kind, frame_byte & 0x7F, layout.measurement, frame_ts, counts, result
         )
@@ -457,6 +486,11 @@ class PmdCodec(Codec):
         self._last_t_ns = int(t_ns[-1])
         return SampleBlock(t_ns=t_ns, stream=self.stream, extra=extra, **channels)
 
+    @staticmethod
+    def _frame(frames: _Frames, position: int, data: bytes) -> bytes:
+        start, end = frames.content[position]
+        return data[start - FRAME_HEADER_SIZE : end]
+
     def _timestamps(
         self,
         kind: int,
@@ -468,6 +502,7 @@ class PmdCodec(Codec):
     ) -> NDArray[np.int64]:
         """SDK per-sample times; CLOCK_RESET when time runs backwards, GAP for missing frames."""
         key = (kind, frame_type)
+        seeded = key not in self._previous_ts  # the first frame's previous is a setting
         first = self._previous_ts.get(key, self.settings.previous_frame_timestamp_ns)
         previous = np.concatenate([[first], frame_ts[:-1]]).astype(np.int64)
         self._previous_ts[key] = int(frame_ts[-1])
@@ -478,7 +513,12 @@ class PmdCodec(Codec):
                 frame_ts, previous, counts * period, period, self.stream, f"PMD {_type_name(kind)}"
             )
         )
-        return sample_timestamps(frame_ts, previous, counts, rate)
+        # After frames went missing the SDK would stretch a frame's samples over the gap; time
+        # them from the sample rate instead, as after a clock reset. (A seeded previous time is
+        # trusted: it reproduces the SDK's times for a given frame.)
+        _, gap = clock_steps(frame_ts, previous, counts * period, period)
+        gap[0] &= not seeded
+        return sample_timestamps(frame_ts, np.where(gap, 0, previous), counts, rate)
 
     # --- encoding ----------------------------------------------------------------------------
 

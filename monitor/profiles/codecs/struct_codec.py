@@ -22,6 +22,8 @@ from monitor.profiles.codecs.common import (
     Unit,
     WireDtype,
     bad_packet_events,
+    non_finite,
+    packets_with,
     quantize,
 )
 from monitor.profiles.model import normalize_uuid
@@ -103,26 +105,35 @@ class StructCodec(Codec):
             return DecodeResult()
         dtype = layout.record_dtype
         lengths = batch.lengths
-        good = (lengths > 0) & (lengths % dtype.itemsize == 0)
-        result = DecodeResult()
+        whole = (lengths > 0) & (lengths % dtype.itemsize == 0)
+        counts = np.where(whole, lengths // dtype.itemsize, 0)
         raw = np.frombuffer(batch.data, dtype=np.uint8)
-        if not good.all():
-            bad_rows = np.flatnonzero(~good)
-            result.bad_packets = int(bad_rows.size)
-            result.events = bad_packet_events(
-                batch, bad_rows, self.stream, f"expected a multiple of {dtype.itemsize} bytes"
-            )
-            if bad_rows.size == len(batch):
-                return result
-            raw = raw[np.repeat(good, lengths)]
-        records = raw.view(dtype)
-        counts = lengths[good] // dtype.itemsize
-        channels = {
-            f.channel: records[f.channel].astype(np.float64) * f.si_per_count for f in layout.fields
-        }
+        records = (raw if whole.all() else raw[np.repeat(whole, lengths)]).view(dtype)
+        record_of = np.repeat(np.arange(len(batch)), counts)
+        with np.errstate(invalid="ignore"):  # NaN bit patterns from a corrupt float record
+            channels = {
+                f.channel: records[f.channel].astype(np.float64) * f.si_per_count
+                for f in layout.fields
+            }
+        wild_records = np.zeros(record_of.shape[0], dtype=bool)
+        for values in channels.values():
+            wild_records |= non_finite(values)
+        wild = packets_with(wild_records, record_of, len(batch))
+        result = DecodeResult()
+        for rows, reason in (
+            (np.flatnonzero(~whole), f"expected a multiple of {dtype.itemsize} bytes"),
+            (np.flatnonzero(wild), "a value that is not a finite number"),
+        ):
+            result.bad_packets += int(rows.size)
+            result.events += bad_packet_events(batch, rows, self.stream, reason)
+        keep = ~wild[record_of]
+        if not keep.any():
+            return result
         result.blocks.append(
             SampleBlock(
-                t_ns=np.repeat(batch.host_t_ns[good], counts), stream=self.stream, **channels
+                t_ns=batch.host_t_ns[record_of[keep]],
+                stream=self.stream,
+                **{channel: values[keep] for channel, values in channels.items()},
             )
         )
         return result
