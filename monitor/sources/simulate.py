@@ -442,11 +442,13 @@ def score_reps(
     session: SimulatedSession,
     counted_s: Sequence[tuple[float, float]],
     margin_s: float = 0.5,
+    windows: Sequence[tuple[float, float]] | None = None,
 ) -> RepScore:
     """Match counted reps `(start, end)` (session seconds) to the truth's, one to one, each to
     the unmatched truth rep it overlaps most (give or take `margin_s`). A counted rep that
-    overlaps no rep at all was invented; two reps merged into one count as one missed."""
-    windows = fault_windows(session)
+    overlaps no rep at all was invented; two reps merged into one count as one missed. Reps
+    are exposed where `windows` (default: the script's `fault_windows`) touch them."""
+    windows = fault_windows(session) if windows is None else windows
     truth = session.truth.reps
     exposed = [r.number for r in truth if any(a <= r.end_s and r.start_s <= b for a, b in windows)]
     unused = list(truth)

@@ -122,7 +122,8 @@ class SensorStream:
         return aligned, events + align_events + self._handed_out(aligned)
 
     def _handed_out(self, aligned: list[SampleBlock]) -> list[Event]:
-        """Note the newest time handed out; the GAP across a reconnect once data is back."""
+        """Note the newest time handed out; the GAP across a reconnect once data is back (if
+        the reconnect was quick enough that nothing was missed, none)."""
         aligned = [b for b in aligned if len(b)]
         if not aligned:
             return []
@@ -132,6 +133,8 @@ class SensorStream:
         self._reconnected_after = None
         after = int(aligned[0].t_ns[0])
         seconds = (after - before) / 1e9
+        if seconds * self.rate_hz < 1.5:
+            return []
         return [
             Event(
                 before,
