@@ -11,8 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import numpy as np
+
 from monitor.core import Event, EventKind, Notification, NotificationBatch, SampleBlock
 from monitor.profiles.codecs import CODECS, Codec, DecodeResult
+from monitor.profiles.codecs.common import bad_packet_events
 from monitor.profiles.loader import codec_params, codec_settings
 from monitor.profiles.model import CHANNELS, AxisMapping, Profile, ResolvedStep
 from monitor.profiles.timing import HostClock
@@ -79,7 +82,7 @@ class ProfileDecoder:
         """Decode a batch of notifications of one characteristic (never raises on bad bytes)."""
         characteristic = batch.characteristic.lower()
         if characteristic == self.profile.gatt.battery:
-            return DecodeResult(events=self._battery_events(batch))
+            return self._battery(batch)
         if characteristic not in self._characteristics or len(batch) == 0:
             return DecodeResult()
         decoded = self.codec.decode(batch)
@@ -153,18 +156,27 @@ class ProfileDecoder:
         channels = {c: getattr(block, c) for c in CHANNELS}
         return SampleBlock(t_ns=t_ns, stream=block.stream, extra=block.extra, **channels)
 
-    def _battery_events(self, batch: NotificationBatch) -> list[Event]:
-        return [
+    def _battery(self, batch: NotificationBatch) -> DecodeResult:
+        """Battery Level: one byte, 0-100 % (Bluetooth SIG Battery Service 1.0, 3.1)."""
+        level = np.frombuffer(batch.data + b"\0", np.uint8)[batch.offsets[:-1]]
+        valid = (batch.lengths == 1) & (level <= 100)
+        bad_rows = np.flatnonzero(~valid)
+        reason = "battery level that is not one byte of 0-100 %"
+        result = DecodeResult(
+            events=bad_packet_events(batch, bad_rows, self.stream.name, reason),
+            bad_packets=int(bad_rows.size),
+        )
+        result.events += [
             Event(
                 t_ns=int(batch.host_t_ns[i]),
                 kind=EventKind.BATTERY,
-                message=f"battery {payload[0]} %",
+                message=f"battery {level[i]} %",
                 stream=self.stream.name,
-                data={"percent": int(payload[0])},
+                data={"percent": int(level[i])},
             )
-            for i, payload in enumerate(batch.payloads())
-            if payload
+            for i in np.flatnonzero(valid)
         ]
+        return result
 
     # ------------------------------------------------------------------ encoding
 

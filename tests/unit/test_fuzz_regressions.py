@@ -6,7 +6,8 @@
   backwards: a time off the sensor's clock is a bad packet, and a real clock jump is followed
   one frame later;
 - after lost PMD frames the SDK's rule stretched the next frame's samples over the gap;
-- a GSP time a few ms late made the next message's samples step back in time.
+- a GSP time a few ms late made the next message's samples step back in time;
+- a Battery Level notification of the wrong size or above 100 % was reported as a level.
 """
 
 from __future__ import annotations
@@ -155,3 +156,12 @@ def test_pmd_samples_after_lost_frames_are_not_stretched_over_the_gap() -> None:
     (block,) = result.blocks
     assert np.all(np.diff(block.t_ns[72:]) == H10_PERIOD_NS)
     assert block.t_ns[-1] == times[3]
+
+
+def test_battery_level_that_is_not_one_byte_of_0_to_100_is_a_bad_packet() -> None:
+    decoder = ProfileDecoder(get_profile("polar_h10"))
+    battery = "00002a19-0000-1000-8000-00805f9b34fb"
+    result = feed(decoder, battery, [b"\x57", b"", b"\xff", b"\x10\x00", b"\x00"])
+    assert result.bad_packets == bad_events(result) == 3
+    levels = [e.data["percent"] for e in result.events if e.kind == EventKind.BATTERY]
+    assert levels == [87, 0]
