@@ -7,7 +7,8 @@
   one frame later;
 - after lost PMD frames the SDK's rule stretched the next frame's samples over the gap;
 - a GSP time a few ms late made the next message's samples step back in time;
-- a Battery Level notification of the wrong size or above 100 % was reported as a level.
+- a Battery Level notification of the wrong size or above 100 % was reported as a level;
+- a PMD START response with FACTOR NaN or 0 turned every later sample into NaN or 0.
 """
 
 from __future__ import annotations
@@ -165,3 +166,16 @@ def test_battery_level_that_is_not_one_byte_of_0_to_100_is_a_bad_packet() -> Non
     assert result.bad_packets == bad_events(result) == 3
     levels = [e.data["percent"] for e in result.events if e.kind == EventKind.BATTERY]
     assert levels == [87, 0]
+
+
+def test_pmd_start_response_with_a_factor_that_is_not_positive_is_a_bad_packet() -> None:
+    decoder = ProfileDecoder(get_profile("polar_verity_sense"), stream="acc")
+    factor = decoder.settings["acc_factor"]
+    # START response ACC (f0 02 02 status 0, more 0) carrying FACTOR (setting type 5, 1 value).
+    responses = [bytes.fromhex("f002020000 0501") + value for value in (NAN32, b"\0\0\0\0")]
+    result = feed(decoder, "fb005c81-02e7-f387-1cad-8acd2d8df0c8", responses)
+    assert result.bad_packets == bad_events(result) == 2
+    assert decoder.settings["acc_factor"] == factor
+    good = bytes.fromhex("f002020000 0501") + struct.pack("<f", 0.5)
+    feed(decoder, "fb005c81-02e7-f387-1cad-8acd2d8df0c8", [good])
+    assert decoder.settings["acc_factor"] == 0.5

@@ -341,6 +341,8 @@ class PmdCodec(Codec):
             and measurement is not None
             and factor is not None
         ):
+            if not (np.isfinite(factor) and factor > 0):  # would scale every sample to NaN/0
+                raise PmdProtocolError(f"START response with FACTOR {factor}")
             setattr(self.settings, f"{measurement}_factor", float(np.float32(factor)))
         settings = {kind.name: values for kind, values in response.settings.items()}
         opcode = _enum_name(Opcode, response.opcode)
