@@ -371,21 +371,41 @@ def _check_version(version: int, path: Path) -> None:
 
 
 def migrate(conn: sqlite3.Connection, path: Path) -> int:
-    """Bring the database to `SCHEMA_VERSION`, one transaction per step; return the version."""
+    """Bring the database to `SCHEMA_VERSION`, one transaction per step; return the version.
+
+    Each step reads the version again under the write lock, so two monitors opening a new
+    database at once do not both apply a step."""
     with database_errors(path):
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         _check_version(version, path)
-        for target in range(version + 1, SCHEMA_VERSION + 1):
+        while version < SCHEMA_VERSION:
+            conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.executescript(
-                    f"BEGIN IMMEDIATE;\n{MIGRATIONS[target - 1]}\n"
-                    f"PRAGMA user_version = {target};\nCOMMIT;"
-                )
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                _check_version(version, path)
+                if version < SCHEMA_VERSION:
+                    for statement in _statements(MIGRATIONS[version]):
+                        conn.execute(statement)
+                    version += 1
+                    conn.execute(f"PRAGMA user_version = {version}")
+                conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
-        return SCHEMA_VERSION
+        return version
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The SQL statements of a migration, one by one (`executescript` would commit first)."""
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            yield statement
+            statement = ""
+    if statement.strip():
+        yield statement
 
 
 @contextmanager
