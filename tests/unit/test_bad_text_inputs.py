@@ -498,3 +498,20 @@ def test_program_with_an_unknown_exercise(originals: dict[str, Path], tmp_path: 
             code, err, str(program), r"exercises\.1\.exercise: unknown exercise 'flip'"
         )
         assert out == ""
+
+
+@pytest.mark.parametrize("system_time", ["1e300", "nan", "-1e20", "1e12", "noon"])
+def test_phyphox_start_time_that_is_not_a_time(
+    system_time: str, originals: dict[str, Path], tmp_path: Path, capsys
+) -> None:
+    """meta/time.csv only dates the session: a START time out of range is a warning (was a
+    traceback from datetime), and the samples are analysed."""
+    export = _copy(originals, "phyphox-folder", tmp_path) / "export"
+    meta = export / "meta" / "time.csv"
+    meta.parent.mkdir()
+    meta.write_text(f'"event","experiment time","system time"\n"START",0,{system_time}\n')
+    code, out, err = run(capsys, "analyze", str(export), "--exercise", "pelvic_tilt", "--json")
+    assert code == 0 and json.loads(out)["rep_count"] == REPS
+    assert err == [
+        f"monitor: warning: {meta}: line 2: START system time '{system_time}' is not a time"
+    ]

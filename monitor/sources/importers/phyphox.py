@@ -103,7 +103,7 @@ def load(path: Path) -> LoadedInput:
     for file, text in texts.items():
         if file.parent.name == "meta":
             if file.name == "time.csv":
-                start = _start(text)
+                start = _start(file, text, warnings)
             continue
         header = text.splitlines()[0] if text.strip() else ""
         if _separator(header) is None:
@@ -194,17 +194,20 @@ def read_series(path: Path, text: str) -> tuple[Series | None, list[str]]:
     return series, table.warnings
 
 
-def _start(text: str) -> datetime | None:
-    """System time of the START event in meta/time.csv (None when absent or unreadable)."""
-    for line in text.splitlines():
+def _start(path: Path, text: str, warnings: list[str]) -> datetime | None:
+    """System time of the START event in meta/time.csv (None when absent; a warning naming the
+    line when it is not a time: the session start then falls back to the file's date)."""
+    for number, line in enumerate(text.splitlines(), start=1):
         if START.match(line):
             delimiter = line[len('"START"') if line.startswith('"') else len("START")]
             fields = header_fields(line, delimiter)
             try:
                 seconds = float(fields[2].replace(",", ".") if delimiter != "," else fields[2])
-            except (IndexError, ValueError):
+                return datetime.fromtimestamp(seconds, UNIX_EPOCH.tzinfo)
+            except (IndexError, ValueError, OverflowError, OSError):
+                value = textfiles.clip(fields[2]) if len(fields) > 2 else "(missing)"
+                warnings.append(f"{path}: line {number}: START system time {value} is not a time")
                 return None
-            return datetime.fromtimestamp(seconds, UNIX_EPOCH.tzinfo)
     return None
 
 
