@@ -293,7 +293,8 @@ def campaign(server: ForkServer, lanes: list[Iterator[dict[str, Any]]]) -> Itera
                 os.kill(pid, signal.SIGKILL)
                 status = server.call(task="reap", pid=pid)["status"]
                 assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, status
-                progress = Path(command["progress"]).read_text().splitlines()
+                notes = Path(command["progress"])  # none yet if killed straight after the fork
+                progress = notes.read_text().splitlines() if notes.exists() else []
                 kills.put(Kill(command, kill_ns, progress))
                 start(lane)
             kills.put(None)
