@@ -277,3 +277,23 @@ def test_a_recording_path_in_the_history_must_match_its_digest(tmp_path, capsys)
         conn.execute("UPDATE sessions SET recording_path = ?", (str(copy),))
         conn.commit()
     assert main(["export", str(stored.id), "--format", "samples-csv", "-o", str(out)]) == 0
+
+
+def test_without_hard_links_outputs_are_still_exclusive_and_private(tmp_path, monkeypatch, capsys):
+    """FAT has no hard links (link() fails with EPERM): a new output is then created in place
+    with O_EXCL, still 0600, still refusing what exists, still no temporary file left."""
+
+    def no_links(*args: object, **kwargs: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    out = tmp_path / "s.json"
+    with umask(0):
+        assert export("json", out) == 0
+        assert export("json", out) == 2
+    assert "already exists; use --force" in capsys.readouterr().err
+    assert mode(out) == 0o600 and json.loads(out.read_text(encoding="utf-8"))["session"]
+    with RecordingWriter(tmp_path / "s.mrec", header(), flush_interval_s=None) as writer:
+        writer.write_notification("back", "2a37", b"\x01", 5)
+    assert len(read_recording(tmp_path / "s.mrec")) == 1
+    assert sorted(os.listdir(tmp_path)) == ["s.json", "s.mrec"]
