@@ -33,6 +33,9 @@ UNITS: dict[str, dict[str, float]] = {
 }
 REQUIRED = ("acc", "gyro")
 AXES = ("x", "y", "z")
+# Far beyond any IMU (about 200 g, 11,000 deg/s, 200 times the Earth's field): a value past
+# these is a corrupt number or a wrong unit, not a measurement.
+LIMITS = {"acc": (2000.0, "m/s^2"), "gyro": (200.0, "rad/s"), "mag": (10_000.0, "uT")}
 
 
 @dataclass(slots=True)
@@ -122,9 +125,11 @@ def _parse(path: Path, text: str) -> CsvImport:
 
     channels = {}
     for index, (channel, unit) in enumerate(units.items()):
-        values = table[:, 1 + 3 * index : 4 + 3 * index]
-        factor = UNITS[channel][unit]
-        channels[channel] = values * factor if factor != 1.0 else values
+        values = in_units(table[:, 1 + 3 * index : 4 + 3 * index], UNITS[channel][unit])
+        if problem := implausible(channel, values):
+            row, text = problem
+            raise _fail(path, data_numbers[row], text)
+        channels[channel] = values
     block = SampleBlock(t_ns=t_ns, stream=STREAM, **channels)
     return CsvImport(
         path=path,
@@ -135,6 +140,23 @@ def _parse(path: Path, text: str) -> CsvImport:
         comments=comments,
         warnings=warnings,
     )
+
+
+def in_units(values: np.ndarray, factor: float) -> np.ndarray:
+    """`values` times `factor`; what overflows becomes inf, which `implausible` reports."""
+    with np.errstate(over="ignore"):
+        return values * factor if factor != 1.0 else values
+
+
+def implausible(channel: str, values: np.ndarray) -> tuple[int, str] | None:
+    """The first row whose value (project units) no IMU can give, and the problem, or None."""
+    limit, unit = LIMITS[channel]
+    beyond = ~(np.abs(values) <= limit)  # NaN and inf too
+    if not beyond.any():
+        return None
+    row, axis = (int(i) for i in np.argwhere(beyond)[0])
+    value = values[row, axis]
+    return row, f"{channel} {AXES[axis]} is {value:.3g} {unit}, beyond any IMU (over {limit:g})"
 
 
 def seconds_to_ns(path: Path, lines: np.ndarray, seconds: np.ndarray, name: str) -> np.ndarray:

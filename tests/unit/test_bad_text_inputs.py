@@ -170,6 +170,14 @@ DATA_CASES: dict[str, tuple[Callable[[bytes, DataTarget], bytes], str]] = {
         lambda raw, t: _set_field(raw, t, 7, t.value_column, b"-inf"),
         r"line 7: .* is not a finite number",
     ),
+    "value beyond any IMU": (
+        lambda raw, t: _set_field(raw, t, 7, t.value_column, b"1e6"),
+        r"line 7: (acc|gyro) x is \S+ (m/s\^2|rad/s), beyond any IMU",
+    ),
+    "value that overflows in units": (
+        lambda raw, t: _set_field(raw, t, 7, t.value_column, b"1e308"),
+        r"line 7: (acc|gyro) x is \S+ (m/s\^2|rad/s), beyond any IMU",
+    ),
     "text in a value": (
         lambda raw, t: _set_field(raw, t, 8, t.value_column, b"abc"),
         r"line 8: .*'abc' is not a number",

@@ -21,7 +21,7 @@ from monitor import textfiles
 from monitor.core import Event, EventKind, SampleBlock
 from monitor.core.samples import FloatArray, Int64Array
 from monitor.errors import InputFileError
-from monitor.sources.csv_import import TORN, _gap_events
+from monitor.sources.csv_import import TORN, _gap_events, implausible
 from monitor.sources.inputs import InputMetadata, LoadedInput
 
 CHANNELS = ("acc", "gyro", "mag")
@@ -191,7 +191,11 @@ class Series:
 
 
 def checked_events(series: Series, stream: str) -> list[Event]:
-    """Timestamps must never run backwards; long intervals are reported as GAP events."""
+    """Values must be ones an IMU can give and timestamps must never run backwards; long
+    intervals are reported as GAP events."""
+    if problem := implausible(series.channel, series.values):
+        row, text = problem
+        raise fail(series.path, int(series.lines[row]), text)
     t_ns = series.t_ns
     if len(t_ns) < 2:
         raise InputFileError(f"{series.path}: needs at least two samples, found {len(t_ns)}")

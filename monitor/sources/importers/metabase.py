@@ -18,7 +18,7 @@ import numpy as np
 
 from monitor.core import GRAVITY, SampleBlock
 from monitor.errors import InputFileError
-from monitor.sources.csv_import import scaled_to_ns
+from monitor.sources.csv_import import in_units, scaled_to_ns
 from monitor.sources.importers.common import (
     Column,
     Series,
@@ -126,7 +126,7 @@ def read_series(path: Path) -> tuple[Series, list[str]]:
         channel=channel,
         path=path,
         t_ns=scaled_to_ns(path, table.lines, table.columns[0], 1e6, "epoch (ms)"),
-        values=np.column_stack(table.columns[1:]) * factor,
+        values=in_units(np.column_stack(table.columns[1:]), factor),
         lines=table.lines,
         nominal_rate_hz=float(named["rate"]) if named else None,
     )

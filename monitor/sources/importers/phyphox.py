@@ -20,7 +20,7 @@ import numpy as np
 from monitor import textfiles
 from monitor.core import SampleBlock
 from monitor.errors import InputFileError
-from monitor.sources.csv_import import seconds_to_ns
+from monitor.sources.csv_import import in_units, seconds_to_ns
 from monitor.sources.importers.common import (
     UNIX_EPOCH,
     Column,
@@ -188,7 +188,7 @@ def read_series(path: Path, text: str) -> tuple[Series | None, list[str]]:
         channel=channel,
         path=path,
         t_ns=seconds_to_ns(path, table.lines, table.columns[0], TIME),
-        values=np.column_stack(table.columns[1:]) * factor,
+        values=in_units(np.column_stack(table.columns[1:]), factor),
         lines=table.lines,
     )
     return series, table.warnings

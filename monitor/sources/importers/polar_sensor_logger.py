@@ -19,6 +19,7 @@ import numpy as np
 
 from monitor.core import GRAVITY, SampleBlock
 from monitor.errors import InputFileError
+from monitor.sources.csv_import import in_units
 from monitor.sources.importers.common import (
     Column,
     Series,
@@ -120,7 +121,7 @@ def read_series(path: Path) -> tuple[Series, list[str]]:
         channel=channel,
         path=path,
         t_ns=table.columns[0],
-        values=np.column_stack(table.columns[1:]) * factor,
+        values=in_units(np.column_stack(table.columns[1:]), factor),
         lines=table.lines,
     )
     return series, table.warnings
