@@ -73,6 +73,9 @@ def recorder(args: argparse.Namespace, folder: Path) -> None:
             f"  {text}: max {values.max():.3f} s, p99 {np.percentile(values, 99):.3f} s, "
             f"mean {values.mean():.3f} s"
         )
+    for profile in crash.PROFILES:
+        since = [r["since_kill_s"] for r in live if r["profile"] == profile] or [0.0]
+        print(f"    {profile}: kill time minus last entry on disk, max {max(since):.3f} s")
     reps = [r.get("reps", 0) for r in results]
     print(
         f"  replay + analysis equal to the prefix written cleanly: {len(results)}; reps in the "

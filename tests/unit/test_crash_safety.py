@@ -342,7 +342,12 @@ def check_recording(kill: Kill, folder: Path) -> dict[str, Any]:
     expected = simulated.entries()
     entries, warnings = read_back(path)
     assert entries == [comparable(e) for e in expected[: len(entries)]]  # a whole prefix
-    figures: dict[str, Any] = {"entries": len(entries), "torn": bool(warnings), "phase": "start"}
+    figures: dict[str, Any] = {
+        "profile": command["profile"],
+        "entries": len(entries),
+        "torn": bool(warnings),
+        "phase": "start",
+    }
 
     times = [entry_time(e) for e in expected]
     live = [line.split() for line in kill.progress if line.startswith("live")]
