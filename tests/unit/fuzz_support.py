@@ -44,18 +44,24 @@ MIN_NOTIFICATIONS = 60
 PREFIX_MAX = 120  # clean notifications before the garbage: enough to fill a host clock window
 UNRELATED_UUID = "0000feed-0000-1000-8000-00805f9b34fb"
 # Clean notifications after the garbage that may decode differently (what the garbage ran into).
-RESYNC_NOTIFICATIONS = {"movesense": 2, "witmotion": 1}
-# Notifications one message spans: a spoiled one takes the message down, counted once more.
-MESSAGE_NOTIFICATIONS = {"movesense": 2}
+# Settings (choices of the profiles, or negotiated) that change the framing, fuzzed as well.
+VARIANTS = [
+    "movesense/imu+measurement=IMU9",  # three blocks: longer messages
+    "movesense/imu+att_mtu=23",  # the minimum ATT MTU: one message in 11 notifications
+    "metamotion_r/imu+packed=false",  # one sample per notification
+    "polar_h10/acc+acc_sample_rate_hz=25",
+]
 
 
 @cache
-def streams() -> list[tuple[str, str]]:
-    return [
-        (profile.id, stream.name)
+def streams() -> list[str]:
+    """`profile/stream` of every bundled stream, then `profile/stream+setting=value` variants."""
+    bundled = [
+        f"{profile.id}/{stream.name}"
         for profile in load_profiles(include_user=False).values()
         for stream in profile.streams
     ]
+    return [*bundled, *VARIANTS]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,9 +105,11 @@ class Output:
 class StreamFixture:
     """A bundled stream's clean notifications and what each decodes to."""
 
-    def __init__(self, profile_id: str, stream: str) -> None:
+    def __init__(self, name: str) -> None:
+        path, _, variant = name.partition("+")
+        profile_id, self.stream = path.split("/")
         self.profile = load_profiles(include_user=False)[profile_id]
-        self.stream = stream
+        self.settings = dict(item.split("=") for item in variant.split(",") if item)
         decoder = self.decoder()
         self.codec = decoder.stream.codec
         self.host_clock = decoder.host_clock
@@ -120,7 +128,14 @@ class StreamFixture:
         for note in self.preamble:
             decoder.feed_notification(note)
         self.reference = [Output.of(decoder.feed_notification(n)) for n in self.notifications]
-        self.resync = RESYNC_NOTIFICATIONS.get(self.codec, 0)
+        # Reassembly: a spoiled notification can take down the message it is part of, and
+        # what follows the garbage decodes again from the next whole message on.
+        silent_run = longest = 0  # notifications in a row that complete nothing
+        for output in self.reference:
+            silent_run = 0 if output.channels else silent_run + 1
+            longest = max(longest, silent_run)
+        self.parts = longest + 1 if self.codec == "movesense" else 1
+        self.resync = {"movesense": self.parts, "witmotion": 1}.get(self.codec, 0)
         # Frames of a channel after the resync point before its times must match again.
         self.settle = self.window if self.host_clock else 1
         # A sensor clock's first frame has nothing to be checked against: it is taken on trust.
@@ -145,7 +160,7 @@ class StreamFixture:
         return len(self.reference)
 
     def decoder(self) -> ProfileDecoder:
-        return ProfileDecoder(self.profile, stream=self.stream)
+        return ProfileDecoder(self.profile, self.settings, stream=self.stream)
 
     def random_case(self, rng: np.random.Generator, kind: str | None = None) -> Case:
         n = len(self.notifications)
@@ -159,8 +174,8 @@ class StreamFixture:
 
 
 @cache
-def fixture(profile_id: str, stream: str) -> StreamFixture:
-    return StreamFixture(profile_id, stream)
+def fixture(name: str) -> StreamFixture:
+    return StreamFixture(name)
 
 
 def motion(seconds: float, rate_hz: float) -> SampleBlock:
@@ -318,7 +333,7 @@ def allowed_bad_packets(fix: StreamFixture, spoiled: list[Notification]) -> int:
     WitMotion counts skipped byte runs: random bytes that happen to hold a sync pair decode as
     a packet and split the garbage around them into two runs.
     """
-    allowed = len(spoiled) * MESSAGE_NOTIFICATIONS.get(fix.codec, 1)
+    allowed = len(spoiled) * fix.parts
     if fix.codec == "witmotion":  # and a tail kept for the next notification, skipped then
         allowed += 1 + sum(n.data.count(b"\x55\x61") + n.data.count(b"\x55\x71") for n in spoiled)
     return allowed
@@ -387,8 +402,8 @@ class Tally:
             self.examples.append(f"{case}: {problems[0]}")
 
 
-def fuzz_stream(profile_id: str, stream: str, cases: int, seed: int) -> Tally:
-    fix = fixture(profile_id, stream)
+def fuzz_stream(name: str, cases: int, seed: int) -> Tally:
+    fix = fixture(name)
     rng = np.random.default_rng(seed)
     tally = Tally()
     started = time.perf_counter()

@@ -6,6 +6,8 @@
   backwards: a time off the sensor's clock is a bad packet, and a real clock jump is followed
   one frame later;
 - after lost PMD frames the SDK's rule stretched the next frame's samples over the gap;
+- a PMD frame whose frame-type byte flipped was timed on a clock of its own, back over the
+  frames before it;
 - a GSP time a few ms late made the next message's samples step back in time;
 - a Battery Level notification of the wrong size or above 100 % was reported as a level;
 - a PMD START response with FACTOR NaN or 0 turned every later sample into NaN or 0.
@@ -179,3 +181,21 @@ def test_pmd_start_response_with_a_factor_that_is_not_positive_is_a_bad_packet()
     good = bytes.fromhex("f002020000 0501") + struct.pack("<f", 0.5)
     feed(decoder, "fb005c81-02e7-f387-1cad-8acd2d8df0c8", [good])
     assert decoder.settings["acc_factor"] == 0.5
+
+
+def test_pmd_frame_whose_type_byte_flipped_keeps_time_running() -> None:
+    times = frames_times(5)
+    frames = h10_frames(times)
+    frames[2] = frames[2][:9] + b"\x00" + frames[2][10:]  # type 1 (int16) read as 0 (int8)
+    for batches in ([frames], [[frame] for frame in frames]):
+        codec = PmdCodec(PmdParams(), PmdSettings())
+        blocks = [
+            block
+            for payloads in batches
+            for block in codec.decode(
+                NotificationBatch.from_payloads(PMD_DATA_UUID, payloads, times[: len(payloads)])
+            ).blocks
+        ]
+        t_ns = np.concatenate([block.t_ns for block in blocks])
+        assert len(t_ns) == 4 * 36 + 72  # the spoiled frame's 216 bytes as 72 int8 samples
+        assert np.all(np.diff(t_ns) >= 0)

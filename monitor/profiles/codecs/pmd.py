@@ -106,7 +106,7 @@ class PmdSettings(CodecModel):
 
     `*_factor` is FACTOR from the START response (float32; replaced automatically when the
     codec sees the response on the control point). `previous_frame_timestamp_ns` seeds the
-    per-sample timestamp algorithm for the first frame of each (type, frame type); 0 means
+    per-sample timestamp algorithm for the first frame of each measurement type; 0 means
     unknown, so the sample rate is used instead (polar-ble-sdk PmdTimeStampUtils).
     """
 
@@ -226,6 +226,24 @@ class _Frames:
     timestamp: list[int] = field(default_factory=list)
     content: list[tuple[int, int]] = field(default_factory=list)  # byte spans in batch.data
 
+    def frame(self, position: int, data: bytes) -> bytes:
+        """The whole frame (header included) at `position`, for a bad-packet event."""
+        start, end = self.content[position]
+        return data[start - FRAME_HEADER_SIZE : end]
+
+
+@dataclass(slots=True)
+class _Decoded:
+    """Frames of one frame type whose samples decoded, in raw units, before timing."""
+
+    layout: FrameLayout
+    frames: _Frames
+    positions: NDArray[np.int64]  # into `frames`
+    index: NDArray[np.int64]  # notification index in the batch
+    timestamp: NDArray[np.int64]
+    counts: NDArray[np.int64]
+    values: NDArray[np.float64]  # (sum(counts), channels)
+
 
 @register_codec
 class PmdCodec(Codec):
@@ -240,8 +258,9 @@ class PmdCodec(Codec):
 
     def __init__(self, params: CodecModel, settings: CodecModel, stream: str = "") -> None:
         super().__init__(params, settings, stream)
-        self._previous_ts: dict[tuple[int, int], int] = {}
-        self._guards: dict[tuple[int, int], ClockGuard] = {}
+        # Per measurement type: one sensor clock, whatever frame type carries it.
+        self._previous_ts: dict[int, int] = {}
+        self._guards: dict[int, ClockGuard] = {}
         self._pending_response: bytes | None = None
         self._last_t_ns = 0
 
@@ -311,8 +330,9 @@ class PmdCodec(Codec):
     def _control_indication(self, payload: bytes, result: DecodeResult) -> None:
         if payload[:1] == bytes((CP_MEASUREMENT_STOPPED,)):
             stopped = parse_measurement_stopped(payload)
-            for key in [k for k in self._previous_ts if k[0] in stopped]:
-                del self._previous_ts[key]
+            for kind in stopped:
+                self._previous_ts.pop(kind, None)
+                self._guards.pop(kind, None)
             names = [_type_name(t) for t in stopped]
             result.events.append(
                 self._event(EventKind.CONTROL, f"sensor stopped {', '.join(names)}", stopped=names)
@@ -361,7 +381,7 @@ class PmdCodec(Codec):
     def _decode_data(self, batch: NotificationBatch) -> DecodeResult:
         result = DecodeResult()
         buffer = np.frombuffer(batch.data, dtype=np.uint8)
-        groups: dict[tuple[int, int], _Frames] = {}
+        groups: dict[int, dict[int, _Frames]] = {}  # measurement type -> frame byte -> frames
         data = batch.data
         for i, (start, end) in enumerate(itertools.pairwise(batch.offsets.tolist())):
             if end - start < FRAME_HEADER_SIZE:
@@ -373,28 +393,35 @@ class PmdCodec(Codec):
             if timestamp >= 1 << 63:  # beyond year 2292: not a clock value
                 self._bad(result, f"PMD frame timestamp {timestamp} out of range", data[start:end])
                 continue
-            frames = groups.setdefault((data[start] & 0x3F, data[start + 9]), _Frames())
+            by_type = groups.setdefault(data[start] & 0x3F, {})
+            frames = by_type.setdefault(data[start + 9], _Frames())
             frames.index.append(i)
             frames.timestamp.append(timestamp)
             frames.content.append((start + FRAME_HEADER_SIZE, end))
         blocks: list[tuple[int, SampleBlock]] = []
-        for (kind, frame_byte), frames in groups.items():
-            layout = frame_layout(kind, frame_byte & 0x7F, bool(frame_byte & 0x80))
-            if layout is None:
-                for i in frames.index:
-                    self._bad(
-                        result,
-                        f"PMD {_type_name(kind)} frame type 0x{frame_byte:02x} not supported",
-                        batch.payload(i),
-                    )
-                continue
-            block = self._decode_frames(batch, buffer, kind, frame_byte, layout, frames, result)
-            if block is not None:
-                blocks.append((frames.index[0], block))
+        for kind, by_type in groups.items():
+            decoded = []
+            for frame_byte, frames in by_type.items():
+                layout = frame_layout(kind, frame_byte & 0x7F, bool(frame_byte & 0x80))
+                if layout is None:
+                    for i in frames.index:
+                        self._bad(
+                            result,
+                            f"PMD {_type_name(kind)} frame type 0x{frame_byte:02x} not supported",
+                            batch.payload(i),
+                        )
+                    continue
+                values = self._decode_values(
+                    batch, buffer, kind, frame_byte, layout, frames, result
+                )
+                if values is not None:
+                    decoded.append(values)
+            if decoded:
+                blocks += self._timed_blocks(batch, kind, decoded, result)
         result.blocks.extend(block for _, block in sorted(blocks, key=lambda item: item[0]))
         return result
 
-    def _decode_frames(
+    def _decode_values(
         self,
         batch: NotificationBatch,
         buffer: NDArray[np.uint8],
@@ -403,7 +430,8 @@ class PmdCodec(Codec):
         layout: FrameLayout,
         frames: _Frames,
         result: DecodeResult,
-    ) -> SampleBlock | None:
+    ) -> _Decoded | None:
+        """Samples of the well-formed frames of one frame type, in raw units, not yet timed."""
         data = batch.data
         compressed = bool(frame_byte & 0x80)
         good: list[int] = []
@@ -422,9 +450,7 @@ class PmdCodec(Codec):
                 good.append(position)
             except PmdProtocolError as error:
                 self._bad(
-                    result,
-                    f"PMD {_type_name(kind)} frame: {error}",
-                    self._frame(frames, position, data),
+                    result, f"PMD {_type_name(kind)} frame: {error}", frames.frame(position, data)
                 )
         if not good:
             return None
@@ -450,64 +476,95 @@ class PmdCodec(Codec):
                     if layout.float32
                     else _to_int_dtype(raw_bytes, layout.value_bits).astype(np.float64)
                 ).reshape(-1, layout.channels)
-
         frame_of_sample = np.repeat(np.arange(len(good)), counts)
-        keep = ~packets_with(non_finite(values), frame_of_sample, len(good))
-        for position in np.array(good)[~keep]:
+        finite = ~packets_with(non_finite(values), frame_of_sample, len(good))
+        for position in np.array(good)[~finite]:
             self._bad(
                 result,
                 f"PMD {_type_name(kind)} frame: a value that is not a finite number",
-                self._frame(frames, position, data),
+                frames.frame(int(position), data),
             )
-        frame_ts = np.array([frames.timestamp[p] for p in good], dtype=np.int64)
-        arrival = batch.host_t_ns[np.array([frames.index[p] for p in good], dtype=np.int64)]
-        guard = self._guards.setdefault((kind, frame_byte & 0x7F), ClockGuard())
-        on_clock = guard.accept(frame_ts[keep], arrival[keep])
-        for position, ts in zip(
-            np.array(good)[keep][~on_clock], frame_ts[keep][~on_clock], strict=True
-        ):
+        if not finite.any():
+            return None
+        kept = np.array(good)[finite]
+        return _Decoded(
+            layout=layout,
+            frames=frames,
+            positions=kept,
+            index=np.array(frames.index, dtype=np.int64)[kept],
+            timestamp=np.array(frames.timestamp, dtype=np.int64)[kept],
+            counts=counts[finite],
+            values=values[finite[frame_of_sample]],
+        )
+
+    def _timed_blocks(
+        self, batch: NotificationBatch, kind: int, decoded: list[_Decoded], result: DecodeResult
+    ) -> list[tuple[int, SampleBlock]]:
+        """Frames of one measurement (any frame types) timed in arrival order, as blocks.
+
+        Frames whose time is off the sensor's clock (`ClockGuard`) are bad packets. Each run of
+        frames of one type is a block, so times never step back from one block to the next.
+        """
+        group = np.repeat(np.arange(len(decoded)), [d.index.shape[0] for d in decoded])
+        index = np.concatenate([d.index for d in decoded])
+        counts = np.concatenate([d.counts for d in decoded])
+        frame_ts = np.concatenate([d.timestamp for d in decoded])
+        first_row = np.concatenate([np.cumsum(d.counts) - d.counts for d in decoded])
+        order = np.argsort(index, kind="stable")  # arrival order
+        guard = self._guards.setdefault(kind, ClockGuard())
+        on_clock = np.empty(index.shape[0], dtype=bool)
+        on_clock[order] = guard.accept(frame_ts[order], batch.host_t_ns[index[order]])
+        positions = np.concatenate([d.positions for d in decoded])
+        for frame in np.flatnonzero(~on_clock):
             self._bad(
                 result,
-                f"PMD {_type_name(kind)} frame time {ts} ns is off the stream's clock",
-                self._frame(frames, position, data),
+                f"PMD {_type_name(kind)} frame time {frame_ts[frame]} ns is off the sensor clock",
+                decoded[group[frame]].frames.frame(int(positions[frame]), batch.data),
             )
-        keep[keep] = on_clock
-        if not keep.any():
-            return None
-        values, counts, frame_ts = values[keep[frame_of_sample]], counts[keep], frame_ts[keep]
-        t_ns = self._timestamps(
-            kind, frame_byte & 0x7F, layout.measurement, frame_ts, counts, result
-        )
+        timed = order[on_clock[order]]
+        if not timed.size:
+            return []
+        measurement = decoded[0].layout.measurement
+        t_ns = self._timestamps(kind, measurement, frame_ts[timed], counts[timed], result)
+        run_starts = np.flatnonzero(np.diff(group[timed], prepend=-1))
+        sample_bounds = np.concatenate(([0], np.cumsum(counts[timed])))
+        out = []
+        for start, stop in itertools.pairwise([*run_starts.tolist(), timed.shape[0]]):
+            frames = timed[start:stop]
+            lengths = counts[frames]
+            rows = np.repeat(first_row[frames] - (np.cumsum(lengths) - lengths), lengths)
+            rows += np.arange(int(lengths.sum()))
+            d = decoded[group[frames[0]]]
+            block_t = t_ns[sample_bounds[start] : sample_bounds[stop]]
+            out.append((int(index[frames[0]]), self._block(d.layout, d.values[rows], block_t)))
+        return out
+
+    def _block(
+        self, layout: FrameLayout, values: NDArray[np.float64], t_ns: NDArray[np.int64]
+    ) -> SampleBlock:
         scale = layout.unit_scale
         if layout.uses_factor:
             scale *= getattr(self.settings, f"{layout.measurement}_factor")
         extra: dict[str, np.ndarray] = {}
         if layout.channels == 4:
             extra[MAG_STATUS_KEY] = values[:, 3].astype(np.int8)
-        channels = {layout.measurement: values[:, :3] * scale}
         self._last_t_ns = int(t_ns[-1])
+        channels = {layout.measurement: values[:, :3] * scale}
         return SampleBlock(t_ns=t_ns, stream=self.stream, extra=extra, **channels)
-
-    @staticmethod
-    def _frame(frames: _Frames, position: int, data: bytes) -> bytes:
-        start, end = frames.content[position]
-        return data[start - FRAME_HEADER_SIZE : end]
 
     def _timestamps(
         self,
         kind: int,
-        frame_type: int,
         measurement: Measurement,
         frame_ts: NDArray[np.int64],
         counts: NDArray[np.int64],
         result: DecodeResult,
     ) -> NDArray[np.int64]:
         """SDK per-sample times; CLOCK_RESET when time runs backwards, GAP for missing frames."""
-        key = (kind, frame_type)
-        seeded = key not in self._previous_ts  # the first frame's previous is a setting
-        first = self._previous_ts.get(key, self.settings.previous_frame_timestamp_ns)
+        seeded = kind not in self._previous_ts  # the first frame's previous is a setting
+        first = self._previous_ts.get(kind, self.settings.previous_frame_timestamp_ns)
         previous = np.concatenate([[first], frame_ts[:-1]]).astype(np.int64)
-        self._previous_ts[key] = int(frame_ts[-1])
+        self._previous_ts[kind] = int(frame_ts[-1])
         rate = getattr(self.settings, f"{measurement}_sample_rate_hz")
         period = 1e9 / rate
         result.events.extend(
