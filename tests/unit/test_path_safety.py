@@ -17,6 +17,7 @@ import pytest
 from import_support import REPS, channel
 
 from monitor import paths
+from monitor.analysis.exercises import exercise_library
 from monitor.cli import main
 from monitor.core import SampleBlock
 from monitor.errors import InputFileError
@@ -224,3 +225,18 @@ def test_open_input_never_follows_a_link_out_of_a_folder_it_lists(tmp_path: Path
     (export / "Gyroscope.csv").symlink_to(tmp_path / "elsewhere" / "Gyroscope.csv")
     with pytest.raises(InputFileError, match="a symbolic link out of"):
         open_input(export / "Accelerometer.csv")  # one file of the folder: the folder is read
+
+
+def test_two_user_exercises_with_one_id_are_a_warning(capsys) -> None:
+    folder = paths.user_exercises_dir()
+    folder.mkdir(parents=True)
+    text = EXERCISE.read_text()
+    (folder / "a.toml").write_text(text.replace('name = "Pelvic tilt"', 'name = "Tilt A"', 1))
+    (folder / "b.toml").write_text(text.replace('name = "Pelvic tilt"', 'name = "Tilt B"', 1))
+    assert main(["program", "check", str(PROGRAM)]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        f"monitor: warning: {folder / 'b.toml'}: exercise id 'pelvic_tilt' is also in a.toml; "
+        "b.toml is used"
+    ]
+    assert exercise_library()["pelvic_tilt"].name == "Tilt B"
