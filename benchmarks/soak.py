@@ -271,12 +271,19 @@ class Soak:
         self.lag = LagProbe(lambda: self.radio.session_s, [self.first_window, self.last_window])
         self._marks = sorted(self.checkpoints_s)
         self._traced = False
+        self._cpu_s: dict[str, float] = {}  # process CPU time at the lag windows' edges
 
     def _drained(self) -> bool:
+        """Nothing queued from the links to the screen (the app's messages included)."""
         queues = [s.queue for s in self.radio.live.sensors] + [self.items.queue]
+        if self.tui and self.screen is not None:
+            queues.append(self.screen._message_queue)
         return all(q.empty() for q in queues)
 
     def _on_step(self, session_s: float) -> None:
+        for name, edge_s in (("first", self.first_window[1]), ("last", self.last_window[0])):
+            if name not in self._cpu_s and session_s >= edge_s - 1e-9:
+                self._cpu_s[name] = time.process_time()
         if self._marks and session_s >= self._marks[0] - 1e-9:
             self._marks.pop(0)
             self.checkpoint(f"{session_s / 60:g} min")
@@ -292,7 +299,7 @@ class Soak:
 
     @property
     def first_window(self) -> tuple[float, float]:
-        return (0.0, CHECKPOINT_S)
+        return (0.0, min(CHECKPOINT_S, self.minutes * 60))
 
     @property
     def last_window(self) -> tuple[float, float]:
@@ -316,6 +323,7 @@ class Soak:
 
     async def run(self) -> None:
         started = time.monotonic()
+        self._cpu_s["start"] = time.process_time()
         probe = asyncio.create_task(self.lag.run())
         try:
             if self.tui:
@@ -323,9 +331,13 @@ class Soak:
             else:
                 self.screen = ScreenStandIn()
                 await self.screen.pump(self.feed)
+                self._ended()
         finally:
             probe.cancel()
-        self.wall_s = time.monotonic() - started
+            self.wall_s = time.monotonic() - started
+
+    def _ended(self) -> None:
+        self._cpu_s["end"] = time.process_time()
         if tracemalloc.is_tracing():
             self._stop_tracing()
         self.checkpoint("end")
@@ -338,6 +350,17 @@ class Soak:
             self.screen = app.screen
             while not getattr(self.screen, "ended", False):
                 await pilot.pause(0.5)
+            self._ended()
+
+    def cpu_per_minute(self) -> tuple[float, float]:
+        """CPU seconds per session minute over the first and the last 10 minutes (less
+        sensitive than loop lag to other processes sharing the machine)."""
+        first_min = self.first_window[1] / 60
+        last_min = min(self.minutes, CHECKPOINT_S / 60)
+        return (
+            (self._cpu_s["first"] - self._cpu_s["start"]) / first_min,
+            (self._cpu_s["end"] - self._cpu_s["last"]) / last_min,
+        )
 
     def reps(self) -> tuple[int, int]:
         """Reps the screen was told about vs reps the primary sensor simulated."""
@@ -383,6 +406,10 @@ def buffer_sizes(soak: Soak) -> dict[str, int]:
     screen = soak.screen
     if isinstance(screen, ScreenStandIn):
         sizes["screen.warnings"] = len(screen.warnings)
+    elif screen is not None:  # the real app
+        sizes["screen.warnings"] = len(screen.query_one(WarningsPanel).entries)
+        sizes["app.notifications"] = len(screen.app._notifications)
+        sizes["app.message_queue"] = screen._message_queue.qsize()
     return sizes
 
 
@@ -412,20 +439,35 @@ def report(soak: Soak) -> None:
         print(f"  heap growth {soak.heap_span} (tracemalloc, top sites still holding it):")
         for line in soak.heap_growth:
             print(f"    {line}")
-    labels = list(soak.sizes)
+    every = list(soak.sizes)
+    labels = list(dict.fromkeys([every[0], every[len(every) // 2], every[-1]]))
     print("  buffers " + " ".join(f"{label:>10}" for label in labels))
     for key in soak.sizes[labels[-1]]:
         print(f"  {key:<24}" + " ".join(f"{soak.sizes[lb].get(key, 0):>10}" for lb in labels))
     print(f"  loop lag, first 10 min: {soak.lag.between(*soak.first_window)}")
     print(f"  loop lag, last 10 min:  {soak.lag.between(*soak.last_window)}")
+    first, last = soak.cpu_per_minute()
+    print(f"  CPU per session minute: first 10 min {first:.2f} s, last 10 min {last:.2f} s")
     shown, simulated = soak.reps()
     print(f"  reps: {shown} counted on screen, {simulated} simulated")
+
+
+def progress(soak: Soak, session_s: float) -> None:
+    rss = soak.memory[f"{session_s / 60:g} min"]["VmRSS"] / 1024
+    print(f"  ... {session_s / 60:g} min, RSS {rss:.1f} MiB", file=sys.stderr, flush=True)
 
 
 async def soak_run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         record = Path(scratch) / "soak.mrec"
-        soak = Soak(args.minutes, record, tui=args.tui, trace_heap=not args.no_tracemalloc)
+        soak = Soak(
+            args.minutes,
+            record,
+            tui=args.tui,
+            trace_heap=not args.no_tracemalloc,
+            checkpoints_s=tuple(range(int(CHECKPOINT_S), int(args.minutes * 60), 600)),
+            on_checkpoint=progress,
+        )
         await soak.run()
         report(soak)
         recording = read_recording(record)
