@@ -297,3 +297,20 @@ def test_without_hard_links_outputs_are_still_exclusive_and_private(tmp_path, mo
         writer.write_notification("back", "2a37", b"\x01", 5)
     assert len(read_recording(tmp_path / "s.mrec")) == 1
     assert sorted(os.listdir(tmp_path)) == ["s.json", "s.mrec"]
+
+
+@pytest.mark.parametrize("force", [(), ("--force",)], ids=["plain", "force"])
+def test_an_output_that_is_a_folder_or_under_a_file(tmp_path, force, capsys):
+    folder = tmp_path / "out.json"
+    (folder / "inside").mkdir(parents=True)
+    assert export("json", folder, *force) == 2
+    problem = "already exists; use --force" if not force else "Is a directory"
+    assert problem in capsys.readouterr().err
+    assert sorted(os.listdir(folder)) == ["inside"]
+    not_a_folder = tmp_path / "notes.txt"
+    not_a_folder.write_text("mine", encoding="utf-8")
+    assert export("json", not_a_folder / "s.json", *force) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and str(not_a_folder / "s.json") in err[0]
+    assert not_a_folder.read_text(encoding="utf-8") == "mine"
+    assert sorted(os.listdir(tmp_path)) == ["notes.txt", "out.json"]
