@@ -8,7 +8,10 @@
 - after lost PMD frames the SDK's rule stretched the next frame's samples over the gap;
 - a PMD frame whose frame-type byte flipped was timed on a clock of its own, back over the
   frames before it;
-- a GSP time a few ms late made the next message's samples step back in time;
+- a GSP time a few ms late made the next message's samples step back in time, and the
+  uint32 ms clock wrapping (after 49.7 days) looked like a clock reset;
+- GSP parts running past a whole message decoded as extra samples, and every orphaned
+  DATA_PART2 of a broken message counted as one more bad packet;
 - a Battery Level notification of the wrong size or above 100 % was reported as a level;
 - a PMD START response with FACTOR NaN or 0 turned every later sample into NaN or 0.
 """
@@ -19,7 +22,7 @@ import struct
 
 import numpy as np
 
-from monitor.core import EventKind, NotificationBatch
+from monitor.core import EventKind, NotificationBatch, SampleBlock
 from monitor.profiles.codecs.base import DecodeResult, NoParams
 from monitor.profiles.codecs.device_clock import MAX_CLOCK_JUMP_NS
 from monitor.profiles.codecs.movesense import GSP_DATA_UUID, MovesenseCodec, MovesenseSettings
@@ -199,3 +202,32 @@ def test_pmd_frame_whose_type_byte_flipped_keeps_time_running() -> None:
         t_ns = np.concatenate([block.t_ns for block in blocks])
         assert len(t_ns) == 4 * 36 + 72  # the spoiled frame's 216 bytes as 72 int8 samples
         assert np.all(np.diff(t_ns) >= 0)
+
+
+def test_movesense_clock_wrapping_after_49_days_counts_on() -> None:
+    wrap_ms = 1 << 32
+    stamps = [wrap_ms - 154, wrap_ms - 77, 0, 77]
+    result = gsp_decode([gsp_message(ts % wrap_ms) for ts in stamps], [0, 77, 154, 231])
+    assert result.bad_packets == 0 and result.events == []
+    (block,) = result.blocks
+    assert block.t_ns[::8].tolist() == [(wrap_ms + ts) * 1_000_000 for ts in (-154, -77, 0, 77)]
+    assert np.all(np.diff(block.t_ns) > 0)
+
+
+def test_movesense_broken_message_is_one_bad_packet_and_the_next_decodes() -> None:
+    # ATT MTU 23: an IMU6 message of 8 samples (198 bytes) takes 11 notifications.
+    codec = MovesenseCodec(NoParams(), MovesenseSettings(att_mtu=23))
+    n = 24
+    t_ns = 10**12 + np.arange(n) * 9_615_385
+    rng = np.random.default_rng(5)
+    block = SampleBlock(t_ns=t_ns, acc=rng.normal(0, 9, (n, 3)), gyro=rng.normal(0, 1, (n, 3)))
+    notes = codec.encode(block)
+    assert len(notes) == 33
+    for spoiled in (notes[14].data + bytes(300), notes[14].data[:5]):  # parts run past / cut
+        codec.reset()
+        payloads = [note.data for note in notes]
+        payloads[14] = spoiled
+        arrivals = [note.host_t_ns for note in notes]
+        result = codec.decode(NotificationBatch.from_payloads(GSP_DATA_UUID, payloads, arrivals))
+        assert result.bad_packets == bad_events(result) <= 2
+        assert sum(len(b) for b in result.blocks) == 16  # messages 1 and 3

@@ -72,6 +72,7 @@ BLOCKS: dict[str, tuple[str, ...]] = {
 }
 _TO_PROJECT_UNIT = {"acc": UNIT_TO_SI["mps2"], "gyro": UNIT_TO_SI["dps"], "mag": UNIT_TO_SI["ut"]}
 TIMESTAMP_SIZE = 4
+TIMESTAMP_WRAP = 1 << 32  # ms
 HEADER_SIZE = 2  # [response type, client ref]
 
 
@@ -155,6 +156,7 @@ class MovesenseCodec(Codec):
         subscriptions on disconnect and its clock restarts on reboot)."""
         self._pending: list[memoryview] | None = None  # parts of a message awaiting DATA_PART2
         self._pending_end = (0, 0)  # size and arrival of what is pending
+        self._orphans = False  # dropping DATA_PART2s of a message already reported
         self._guard = ClockGuard()
         self._last_ts_ms = -1
         self._last_count = 0
@@ -196,7 +198,12 @@ class MovesenseCodec(Codec):
     def decode(self, batch: NotificationBatch) -> DecodeResult:
         """Reassemble DATA (+ DATA_PART2) messages of our client ref, then decode them at once."""
         result = DecodeResult()
-        joined, sizes, arrivals = self._frame_regular(batch) or self._frame_each(batch, result)
+        framed = self._frame_regular(batch)
+        if framed is None:
+            framed = self._frame_each(batch, result)
+        else:
+            self._orphans = False  # a plain stream starts with a DATA
+        joined, sizes, arrivals = framed
         if sizes:
             self._decode_messages(joined, sizes, arrivals, result)
         return result
@@ -234,19 +241,17 @@ class MovesenseCodec(Codec):
         completes = is_part & ((lengths < limit) | (so_far >= whole))
         last_in_group = np.zeros(len(batch), dtype=bool)
         last_in_group[group_last] = True
+        sizes = np.add.reduceat(kept, group_first)
         if not (
             np.array_equal(completes, is_part & last_in_group)
             and np.all(is_split[group[is_part]])
             and np.all(completes[group_last[is_split]])
+            and np.all(sizes[is_split] <= whole)
         ):
             return None
         keep = np.ones(raw.shape[0], dtype=bool)
         keep[(starts[is_part][:, None] + np.arange(HEADER_SIZE)).reshape(-1)] = False
-        return (
-            raw[keep].tobytes(),
-            np.add.reduceat(kept, group_first).tolist(),
-            batch.host_t_ns[group_last].tolist(),
-        )
+        return raw[keep].tobytes(), sizes.tolist(), batch.host_t_ns[group_last].tolist()
 
     def _frame_each(self, batch: NotificationBatch, result: DecodeResult) -> Framed:
         """One notification at a time: command results, other refs, broken sequences."""
@@ -259,12 +264,14 @@ class MovesenseCodec(Codec):
         sizes: list[int] = []
         arrivals: list[int] = []  # of each message's last part
         pending, pending_size, pending_arrival = self._pending, *self._pending_end
+        orphans = self._orphans
         for (start, end), arrival in zip(
             itertools.pairwise(batch.offsets.tolist()), batch.host_t_ns.tolist(), strict=True
         ):
             size = end - start
             kind = data[start] if size >= HEADER_SIZE else -1
             if kind == Response.DATA and data[start + 1] == ref:
+                orphans = False
                 if pending is not None:  # a new message ends the pending one
                     pieces.extend(pending)
                     sizes.append(pending_size)
@@ -277,13 +284,29 @@ class MovesenseCodec(Codec):
                     sizes.append(size)
                     arrivals.append(arrival)
             elif kind == Response.DATA_PART2 and data[start + 1] == ref:
-                if pending is None:
-                    self._bad(result, "GSP DATA_PART2 without its first part", data[start:end])
+                if pending is None:  # its message is reported once, by its first orphan part
+                    if not orphans:
+                        self._bad(
+                            result,
+                            "GSP DATA_PART2 without its first part (the rest "
+                            "of its message is dropped with it)",
+                            data[start:end],
+                        )
+                    orphans = True
                     continue
                 pending.append(view[start + HEADER_SIZE : end])
                 pending_size += size - HEADER_SIZE
                 pending_arrival = arrival
-                if size < limit or pending_size >= whole:
+                if pending_size > whole:  # the parts ran past the message: not ours to guess
+                    message, orphans = b"".join(pending), True
+                    self._bad(
+                        result,
+                        f"GSP message parts add up to {pending_size} bytes, a "
+                        f"whole message is {whole}",
+                        message,
+                    )
+                    pending = None
+                elif size < limit or pending_size == whole:
                     pieces.extend(pending)
                     sizes.append(pending_size)
                     arrivals.append(pending_arrival)
@@ -294,6 +317,7 @@ class MovesenseCodec(Codec):
                 self._bad(result, f"GSP notification of {size} bytes, type {kind}", data[start:end])
             # else: data of another subscription (client ref)
         self._pending, self._pending_end = pending, (pending_size, pending_arrival)
+        self._orphans = orphans
         return b"".join(pieces), sizes, arrivals
 
     def _command_result(self, payload: bytes, result: DecodeResult) -> None:
@@ -370,6 +394,10 @@ class MovesenseCodec(Codec):
                 with np.errstate(invalid="ignore"):  # NaN bit patterns in a corrupt message
                     values = floats[:, number].reshape(-1, 3).astype(np.float64)
                 channels[channel][target] = values * _TO_PROJECT_UNIT[channel]
+        # The uint32 ms clock wraps after 49.7 days: count on from the last good message.
+        reference = self._last_ts_ms if self._last_ts_ms >= 0 else int(ts_ms[0])
+        step = (ts_ms - reference + TIMESTAMP_WRAP // 2) % TIMESTAMP_WRAP - TIMESTAMP_WRAP // 2
+        ts_ms = reference + step
         period_ns = 1e9 / self.settings.sample_rate_hz
         message_of_sample = np.repeat(np.arange(lengths.shape[0]), counts)
         index_in_message = np.arange(total) - first_sample[message_of_sample]
