@@ -12,7 +12,8 @@
   uint32 ms clock wrapping (after 49.7 days) looked like a clock reset;
 - GSP parts running past a whole message decoded as extra samples, and every orphaned
   DATA_PART2 of a broken message counted as one more bad packet;
-- a Battery Level notification of the wrong size or above 100 % was reported as a level;
+- a Battery Level notification of the wrong size or above 100 % was reported as a level, and
+  a MetaWear battery reply cut short vanished without a count;
 - a PMD START response with FACTOR NaN or 0 turned every later sample into NaN or 0.
 """
 
@@ -231,3 +232,13 @@ def test_movesense_broken_message_is_one_bad_packet_and_the_next_decodes() -> No
         result = codec.decode(NotificationBatch.from_payloads(GSP_DATA_UUID, payloads, arrivals))
         assert result.bad_packets == bad_events(result) <= 2
         assert sum(len(b) for b in result.blocks) == 16  # messages 1 and 3
+
+
+def test_metawear_battery_reply_cut_short_is_a_bad_packet() -> None:
+    decoder = ProfileDecoder(get_profile("metamotion_r"))
+    reply = bytes.fromhex("118c 63 a60f")  # 99 %, 4006 mV (settings module, battery state)
+    result = feed(decoder, METAWEAR_NOTIFY, [reply, reply[:4], reply[:2]])
+    assert result.bad_packets == bad_events(result) == 2
+    assert [e.data for e in result.events if e.kind == EventKind.BATTERY] == [
+        {"percent": 99, "voltage_mv": 4006}
+    ]

@@ -163,7 +163,8 @@ class MetawearCodec(Codec):
             )
             parts.setdefault(signal.target, []).append((order, values))
         battery = np.flatnonzero((module == SETTINGS) & (register == BATTERY_REPLY))
-        result.events += self._battery(batch, battery)
+        bad.append(battery[lengths[battery] < 5])
+        result.events += self._battery(batch, battery[lengths[battery] >= 5])
         for rows, reason in (
             (bad, "MetaWear notification with a wrong length"),
             (not_numbers, "MetaWear float that is not a finite number"),
@@ -188,8 +189,6 @@ class MetawearCodec(Codec):
         events = []
         for row in rows:
             payload = batch.payload(int(row))
-            if len(payload) < 5:
-                continue
             percent, millivolts = payload[2], int.from_bytes(payload[3:5], "little")
             events.append(
                 Event(
