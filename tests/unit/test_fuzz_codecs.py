@@ -16,7 +16,9 @@ from hypothesis import strategies as st
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("name", streams())
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=10, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(
     start=st.integers(0, PREFIX_MAX),
     count=st.integers(1, 5),

@@ -24,7 +24,9 @@ STREAMS = [
 
 
 @pytest.mark.parametrize(("profile_id", "stream"), STREAMS)
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(data=st.data())
 def test_garbage_is_counted_never_raised(profile_id: str, stream: str, data: st.DataObject) -> None:
     profile = load_profiles(include_user=False)[profile_id]
