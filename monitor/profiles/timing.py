@@ -179,12 +179,6 @@ class SessionTimeline:
 
     The first channel group to cross a seam decides the offset; the others take the same one
     when they cross it, so the channels stay aligned.
-
-    Sensor-clocked frames after lost ones: the Polar SDK's rule spreads a frame's samples
-    evenly from the previous frame's timestamp to its own, so the frame after a loss is
-    stretched over the whole gap (a run of equal steps well above the sample period). Such a
-    run is put back at the nominal period, ending at the frame's own timestamp, leaving the
-    gap as a gap instead of slow-motion data.
     """
 
     def __init__(
@@ -216,9 +210,7 @@ class SessionTimeline:
             return block, []
         state = self._channels.setdefault(block.channels, _ChannelTimes())
         period = self.periods_ns[block.channels[0]]
-        raw = (
-            self._unstretch(block.t_ns, state.last_raw, period) if self.sensor_clock else block.t_ns
-        )
+        raw = block.t_ns
         out = np.empty(n, dtype=np.int64)
         keep = np.zeros(n, dtype=bool)
         events: list[Event] = []
@@ -262,27 +254,6 @@ class SessionTimeline:
         extra = {k: v[keep] for k, v in block.extra.items()}
         placed = SampleBlock(t_ns=out[keep], stream=block.stream, extra=extra, **channels)
         return placed, events
-
-    @staticmethod
-    def _unstretch(
-        raw: NDArray[np.int64], last_raw: int | None, period: float
-    ) -> NDArray[np.int64]:
-        """`raw` with runs of two or more equal steps above 1.5 periods (one frame spread over
-        a gap) put back at `period`, each ending where it ended."""
-        full = raw if last_raw is None else np.concatenate(([last_raw], raw))
-        steps = np.diff(full)
-        long = np.flatnonzero(steps > 1.5 * period)
-        if long.size < 2:
-            return raw
-        full = full.copy()
-        for run in np.split(long, np.flatnonzero(np.diff(long) != 1) + 1):
-            run_steps = steps[run]
-            if run.size < 2 or run_steps.max() - run_steps.min() > 0.02 * run_steps.max():
-                continue
-            frame = np.arange(run[0] + 1, run[-1] + 2)  # the stretched samples, in `full`
-            end = int(full[frame[-1]])
-            full[frame] = end - np.rint((frame[-1] - frame) * period).astype(np.int64)
-        return full if last_raw is None else full[1:]
 
     def _seam(
         self,

@@ -112,7 +112,7 @@ class SensorStream:
             for piece in _host_pieces(batch):
                 result = self.decoder.feed(piece)
                 self.bad_packets += result.bad_packets
-                events += self._label(result.events)
+                events += [e for e in self._label(result.events) if not self._repeat(e)]
                 cell = int(piece.host_t_ns[0]) // PIECE_NS * PIECE_NS
                 for block in result.blocks:
                     placed, timeline_events = self.timeline.place(block, cell, cell + PIECE_NS)
@@ -120,6 +120,14 @@ class SensorStream:
                     events += timeline_events
         aligned, align_events = self.aligner.feed(blocks)
         return aligned, events + align_events + self._handed_out(aligned)
+
+    def _repeat(self, event: Event) -> bool:
+        """A codec's CLOCK_RESET that is only a repeated or late frame (the timeline drops its
+        samples and says so): not worth a line on screen per duplicate."""
+        if event.kind != EventKind.CLOCK_RESET or "previous_ns" not in event.data:
+            return False
+        step = event.data["timestamp_ns"] - event.data["previous_ns"]
+        return -self.timeline.late_ns <= step <= 0
 
     def _handed_out(self, aligned: list[SampleBlock]) -> list[Event]:
         """Note the newest time handed out; the GAP across a reconnect once data is back (if
