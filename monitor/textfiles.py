@@ -51,11 +51,13 @@ def read_bytes(
 ) -> bytes:
     """The file's bytes, refusing a non-regular file, more than `max_bytes` or a longer line."""
     try:
-        mode = path.stat().st_mode  # before opening: opening a pipe would wait for a writer
-        if stat.S_ISDIR(mode):
+        status = path.stat()  # before opening: opening a pipe would wait for a writer
+        if stat.S_ISDIR(status.st_mode):
             raise error(f"{path}: is a directory, expected a file")
-        if not stat.S_ISREG(mode):
+        if not stat.S_ISREG(status.st_mode):
             raise error(f"{path}: not a regular file (a device, pipe or socket)")
+        if status.st_size > max_bytes:
+            raise error(f"{path}: larger than {_size(max_bytes)}, refused")
         with path.open("rb") as handle:
             return read_stream(path, handle, max_bytes=max_bytes, max_line=max_line, error=error)
     except OSError as problem:
