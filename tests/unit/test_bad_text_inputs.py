@@ -425,8 +425,8 @@ TOML_CASES: dict[str, tuple[Callable[[bytes, str], bytes], str]] = {
         lambda raw, k: _replace_first(raw, NUMBER[k], NUMBER[k].split(b" = ")[0][1:] + b" = inf"),
         r"(ms|hold_s): Input should be a finite number",
     ),
-    "5 MB comment line": (
-        lambda raw, k: b"#" + b"x" * 5_000_000 + b"\n" + raw,
+    "200 KB comment line": (
+        lambda raw, k: b"#" + b"x" * 200_000 + b"\n" + raw,
         r"line 1: longer than 64 KiB",
     ),
     "2 MB of comments": (lambda raw, k: b"# x\n" * 500_000 + raw, r"larger than 1 MiB"),
