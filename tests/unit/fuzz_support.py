@@ -6,17 +6,21 @@ the profile's own encoder), spoils a run of it in one way, feeds everything thro
 
 - no exception leaves `ProfileDecoder.feed`;
 - every result has exactly one BAD_PACKET event per bad packet it counts, and a case never
-  counts more bad packets than notifications it spoiled, plus one for the message a spoiled
-  notification can take down with it (reassembly);
+  counts more bad packets than notifications it spoiled (reassembling codecs: plus one per
+  spoiled notification for the message it broke; WitMotion counts skipped byte runs: plus the
+  sync pairs random bytes happen to hold);
 - every sample is finite and has shape (n, 3);
 - sample times never go backwards unless the same result reports a CLOCK_RESET (host clocks:
-  never); sensor-clock times stay within the encoded timeline widened by the codecs' clock
-  tolerance;
-- resynchronisation: every clean notification after the spoiled run decodes to exactly the
-  samples it decodes to in the clean stream, except the first `resync_notifications` of them
-  (a message or packet the garbage ran into). Sensor clocks: times too, except the first
-  frame after the garbage (PMD times a frame from the one before it). Host clocks: times match
-  once the clock's window of notifications has passed (see `monitor.profiles.timing`).
+  never); sensor-clock times stay within the encoded timeline widened by `MAX_CLOCK_JUMP_NS`;
+- resynchronisation: the clean notifications after the spoiled run decode to exactly the
+  samples they decode to in the clean stream, except the first `resync` of them (the rest of a
+  message or packet the garbage ran into: Movesense, WitMotion). Sensor clocks: times too,
+  from the second frame of each channel after the garbage on (the first is timed from the
+  sample rate, or from a spoiled frame's time). Host clocks: times match within 1 ns once
+  the clock's window of notifications has passed (see `monitor.profiles.timing`).
+
+A sensor clock's first frame has nothing to be checked against and is taken on trust, so cases
+spoil from the second frame of each channel on.
 
 `Case` fixes every random choice by a seed, so a failure found by the benchmark replays exactly.
 """
@@ -43,7 +47,6 @@ SECONDS = 3.0
 MIN_NOTIFICATIONS = 60
 PREFIX_MAX = 120  # clean notifications before the garbage: enough to fill a host clock window
 UNRELATED_UUID = "0000feed-0000-1000-8000-00805f9b34fb"
-# Clean notifications after the garbage that may decode differently (what the garbage ran into).
 # Settings (choices of the profiles, or negotiated) that change the framing, fuzzed as well.
 VARIANTS = [
     "movesense/imu+measurement=IMU9",  # three blocks: longer messages
@@ -162,15 +165,15 @@ class StreamFixture:
     def decoder(self) -> ProfileDecoder:
         return ProfileDecoder(self.profile, self.settings, stream=self.stream)
 
-    def random_case(self, rng: np.random.Generator, kind: str | None = None) -> Case:
-        n = len(self.notifications)
-        return Case(
-            kind=kind or str(rng.choice(KINDS)),
-            start=int(rng.integers(self.first_spoiled, min(n // 3, PREFIX_MAX))),
-            count=int(rng.integers(1, 6)),
-            seed=int(rng.integers(0, 2**32)),
-            batched=bool(rng.integers(0, 2)),
-        )
+    def case(self, kind: str, draw: int, count: int, seed: int, batched: bool) -> Case:
+        """A case spoiling `count` notifications from a start chosen by `draw` (any int)."""
+        last_start = min(len(self.notifications) // 3, PREFIX_MAX)
+        start = self.first_spoiled + draw % (last_start - self.first_spoiled)
+        return Case(kind, start, count, seed, batched)
+
+    def random_case(self, rng: np.random.Generator, kind: str) -> Case:
+        draw, count, seed, batched = rng.integers([0, 1, 0, 0], [PREFIX_MAX, 6, 2**32, 2])
+        return self.case(kind, int(draw), int(count), int(seed), bool(batched))
 
 
 @cache
