@@ -139,8 +139,9 @@ def keep_in_history(summary: SessionSummary, source: Path) -> int:
         return history.record(summary, recording=source, input_digest=input_digest(source))
 
 
-def export_samples(args: argparse.Namespace) -> None:
-    """`--format samples-csv`: a file's samples and segment angle (a history id: its recording)."""
+def export_samples(args: argparse.Namespace) -> list[Path]:
+    """`--format samples-csv`: a file's samples and segment angle (a history id: its recording),
+    one file per sensor; returns the files written."""
     source = Path(args.input)
     if not source.exists() and args.input.isdigit():
         with open_history() as history:
@@ -163,14 +164,14 @@ def export_samples(args: argparse.Namespace) -> None:
     prescription, _program = resolve_prescription(
         args.exercise, args.program, args.item, (meta.exercise, meta.program)
     )
-    write_samples_csv(loaded, prescription, args.output, force=args.force)
+    return write_samples_csv(loaded, prescription, args.output, force=args.force)
 
 
 def run(args: argparse.Namespace) -> int:
     source = Path(args.input)
     if args.format == SAMPLES_CSV:
-        export_samples(args)
-        print(f"wrote {args.output}")
+        for path in export_samples(args):
+            print(f"wrote {path}")
         return 0
     if source.exists():
         summary = summarize_file(

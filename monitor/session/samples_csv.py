@@ -3,6 +3,8 @@
 Columns are named with their units (`time_s`, `acc_x_mps2`, ..., `gyro_x_rads`, ..., optional
 `mag_x_ut`, then `angle_deg`), so the file opens in a spreadsheet and reads back through the
 generic CSV importer. `time_s` counts from the first sample; `# start_utc` gives the wall clock.
+A session with two sensors gives one file per sensor: OUT for the first, OUT-<stream> beside it
+for the other (each with its own timeline and angle, as each reads back as one sensor).
 
 The angle is the analysis's own: the pipeline runs over the samples, and each sample's angle is
 its gravity direction (the same orientation filter) measured against the calibration in force at
@@ -13,6 +15,7 @@ analysis never calibrated (no still pose followed by a clear movement).
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +27,7 @@ from monitor.analysis.orientation import OrientationFilter
 from monitor.analysis.pipeline import AnalysisPipeline
 from monitor.analysis.results import Calibrated
 from monitor.core import SampleBlock
-from monitor.errors import InputFileError
+from monitor.errors import InputFileError, MonitorError
 from monitor.session.export import write_private
 from monitor.sources.inputs import LoadedInput
 
@@ -49,12 +52,15 @@ def segment_angle_deg(block: SampleBlock, prescription: Prescription) -> np.ndar
     return angle
 
 
-def analysable(loaded: LoadedInput) -> SampleBlock:
-    """The primary stream's samples that carry finite acc and gyro (what the analysis uses)."""
-    block = loaded.streams[loaded.primary]
+def analysable(loaded: LoadedInput, stream: str | None = None) -> SampleBlock:
+    """A stream's samples (the primary's by default) that carry finite acc and gyro (what the
+    analysis uses)."""
+    stream = loaded.primary if stream is None else stream
+    block = loaded.streams[stream]
     if len(block) < 2 or block.acc is None or block.gyro is None:
         raise InputFileError(
-            f"{loaded.metadata.path}: no samples with accelerometer and gyroscope to export"
+            f"{loaded.metadata.path}: stream {stream!r} has no samples with accelerometer and "
+            "gyroscope to export"
         )
     finite = np.isfinite(block.acc).all(axis=1) & np.isfinite(block.gyro).all(axis=1)
     if finite.all():
@@ -68,9 +74,13 @@ def analysable(loaded: LoadedInput) -> SampleBlock:
     )
 
 
-def to_samples_csv(loaded: LoadedInput, prescription: Prescription) -> str:
-    """The CSV text: comment lines, the header with units, one row per sample."""
-    block = analysable(loaded)
+def to_samples_csv(
+    loaded: LoadedInput, prescription: Prescription, stream: str | None = None
+) -> str:
+    """The CSV text of one stream (the primary's by default): comment lines, the header with
+    units, one row per sample."""
+    stream = loaded.primary if stream is None else stream
+    block = analysable(loaded, stream)
     angle = segment_angle_deg(block, prescription)
     meta = loaded.metadata
     columns = [((block.t_ns - block.t_ns[0]) / 1e9)[:, None]]
@@ -85,7 +95,7 @@ def to_samples_csv(loaded: LoadedInput, prescription: Prescription) -> str:
     if meta.start is not None:
         out.write(f"# start_utc: {meta.start.isoformat()}\n")
     out.write(
-        f"# stream: {loaded.primary}; exercise: {prescription.exercise.id}; angle_deg: segment "
+        f"# stream: {stream}; exercise: {prescription.exercise.id}; angle_deg: segment "
         "angle from the neutral pose in the exercise plane (empty: never calibrated)\n"
     )
     fmt = ["%.6f"] + ["%.7g"] * (len(header) - 2) + ["%.3f"]
@@ -95,8 +105,27 @@ def to_samples_csv(loaded: LoadedInput, prescription: Prescription) -> str:
     return out.getvalue().replace(",nan\n", ",\n")
 
 
+def output_paths(loaded: LoadedInput, out: Path) -> dict[str, Path]:
+    """Where each stream goes: the primary to `out`, any other to `out`-<stream> beside it."""
+    paths = {loaded.primary: out}
+    for stream in loaded.metadata.streams[1:]:
+        safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", stream).strip(".") or "stream"
+        paths[stream] = out.with_name(f"{out.stem}-{safe}{out.suffix}")
+    return paths
+
+
 def write_samples_csv(
     loaded: LoadedInput, prescription: Prescription, out: Path, *, force: bool = False
-) -> None:
-    """Write the samples CSV as a private (0600) file; replaces `out` only with `force`."""
-    write_private(to_samples_csv(loaded, prescription), out, force=force)
+) -> list[Path]:
+    """Write every stream's samples CSV as a private (0600) file (see `output_paths`); an
+    existing file is replaced only with `force`, and without it none is written if any exists.
+    Returns the files written."""
+    paths = output_paths(loaded, out)
+    if not force:
+        for path in paths.values():
+            if path.exists() or path.is_symlink():
+                raise MonitorError(f"{path} already exists; use --force to replace it")
+    texts = {stream: to_samples_csv(loaded, prescription, stream) for stream in paths}
+    for stream, path in paths.items():
+        write_private(texts[stream], path, force=force)
+    return list(paths.values())
