@@ -99,9 +99,14 @@ def open_input(path: Path | str, input_format: str = "auto") -> LoadedInput:
         return _open_recording(path)
     if MAGIC.startswith(head) and head:
         raise InputFileError(f"{path}: file ends inside the recording preamble (byte {len(head)})")
-    if found := importers.detect(path):
-        return found.load(path)
-    return _open_csv(path)
+    try:
+        if found := importers.detect(path):
+            return found.load(path)
+        return _open_csv(path)
+    except InputFileError:
+        if path.suffix.lower() == ".mrec":  # named a recording, readable as nothing: say why
+            return _open_recording(path)
+        raise
 
 
 def _open_recording(path: Path) -> LoadedInput:

@@ -108,3 +108,20 @@ def test_recording_without_notifications_opens_empty(tmp_path: Path) -> None:
         pass
     loaded = open_input(path)
     assert loaded.metadata.kind == "recording" and loaded.blocks == [] and loaded.events == []
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [(b"", "empty file, not a recording"), (b"t_s,ax\n0,1\n", "not a monitor recording")],
+)
+def test_a_broken_mrec_is_named_as_a_recording_by_every_verb(tmp_path, capsys, content, problem):
+    """A .mrec that is empty or lost its magic is a broken recording, not a CSV to parse."""
+    from monitor.cli import main
+
+    path = tmp_path / "session.mrec"
+    path.write_bytes(content)
+    export = ["export", str(path), "--format", "json", "-o", str(tmp_path / "s.json")]
+    for argv in (["analyze", str(path)], export):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and problem in err and str(path) in err
