@@ -5,9 +5,10 @@ Any field left out of an item falls back to the exercise's default from the libr
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from monitor.analysis.exercises import (
     Degrees,
@@ -75,6 +76,13 @@ class Program(BaseModel):
         "history's weekly adherence and the maintenance nudge. Left out: neither.",
     )
     exercises: list[ProgramItem] = Field(min_length=1)
+    _file_stem: str | None = PrivateAttr(default=None)  # set by `load_program`
+
+    @property
+    def id(self) -> str:
+        """How summaries and the history name the program: its file's name without the
+        extension (`low_back_starter`), or its name in lower case for one built in code."""
+        return self._file_stem or re.sub(r"\W+", "_", self.name.lower()).strip("_")
 
     def prescriptions(self, library: dict[str, Exercise] | None = None) -> list[Prescription]:
         library = exercise_library() if library is None else library
@@ -100,4 +108,5 @@ def load_program(path: Path, library: dict[str, Exercise] | None = None) -> Prog
             item.prescription(library[item.exercise])
         except ValidationError as error:
             raise InputFileError(validation_message(f"{path}: exercises.{index}", error)) from None
+    program._file_stem = path.stem
     return program

@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         trace = analyse_with_trace(pipeline, block)
     summary = pipeline.summary()
     if not args.no_history and loaded.blocks:
-        ref = program_ref(program, args.program.stem) if program is not None else None
+        ref = program_ref(program) if program is not None else None
         analysed = (summary, pipeline.prescription)
         keep_in_history(session_summary(args.input, loaded, analysed, ref, trace), args.input)
     if args.json:

@@ -63,7 +63,7 @@ def resolve_prescription(
     prescriptions = loaded.prescriptions()
     if not 1 <= item <= len(prescriptions):
         raise InputFileError(f"{program}: --item {item}: expected 1..{len(prescriptions)}")
-    return prescriptions[item - 1], program_ref(loaded, program.stem)
+    return prescriptions[item - 1], program_ref(loaded)
 
 
 def analyse_with_trace(pipeline: AnalysisPipeline, block: SampleBlock) -> AngleTrace | None:

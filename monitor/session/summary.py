@@ -278,10 +278,10 @@ def prescription_from(
     )
 
 
-def program_ref(program: Program, program_id: str) -> ProgramRef:
+def program_ref(program: Program) -> ProgramRef:
     """The summary's reference to a program. Its prescribed frequency (`sessions_per_week`)
     drives the weekly adherence and the maintenance nudge; programs without one get neither."""
-    return ProgramRef(id=program_id, name=program.name, sessions_per_week=program.sessions_per_week)
+    return ProgramRef(id=program.id, name=program.name, sessions_per_week=program.sessions_per_week)
 
 
 def calibration_from(calibration: AnalysisCalibration) -> Calibration:

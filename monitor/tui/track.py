@@ -136,11 +136,7 @@ class ProgramTrack:
     ) -> session_summary.SessionSummary:
         results = self.results()
         duration = max((r.duration_s for r, _ in results), default=0.0)
-        program = (
-            session_summary.program_ref(self.program, self.program.name)
-            if self.program is not None
-            else None
-        )
+        program = session_summary.program_ref(self.program) if self.program is not None else None
         meta = session_summary.SessionMeta(
             start=start or datetime.now(UTC),
             duration_s=max(duration, 0.0),

@@ -22,7 +22,7 @@ PELVIC_TILT = REPO / "recordings" / "witmotion_wt901ble_pelvic_tilt.mrec"
 def test_starter_program_prescribes_daily_sessions_and_summaries_carry_it():
     program = load_program(STARTER)
     assert program.sessions_per_week == 7
-    assert program_ref(program, "starter").sessions_per_week == 7
+    assert program_ref(program).sessions_per_week == 7
 
 
 @pytest.mark.parametrize("value", ["0", "15", "2.5"])
@@ -45,6 +45,8 @@ def test_tui_session_summary_names_the_program_and_its_frequency():
     assert summary.session.program is not None
     assert summary.session.program.name == "Low-back starter program"
     assert summary.session.program.sessions_per_week == 7
+    # the same id as `analyze --program` and `export --program` give the file (below)
+    assert summary.session.program.id == "low_back_starter"
 
 
 def test_analyze_keeps_the_session_once_and_no_history_keeps_none(capsys):
