@@ -308,9 +308,10 @@ class Soak:
 
     @property
     def trace_until_s(self) -> float:
-        """The heap is traced from 10 minutes to 10 minutes before the end, so the last 10
-        minutes' loop lag is measured at full speed like the first's."""
-        return max(self.minutes * 60 - CHECKPOINT_S, CHECKPOINT_S)
+        """The heap is traced from 10 minutes to 11 minutes before the end, so the last 10
+        minutes' loop lag is measured at full speed like the first's, and without the
+        snapshot's pause."""
+        return max(self.minutes * 60 - CHECKPOINT_S - 60, CHECKPOINT_S)
 
     def _stop_tracing(self) -> None:
         self.heap_growth = top_heap(tracemalloc.take_snapshot())
@@ -472,8 +473,8 @@ async def soak_run(args: argparse.Namespace) -> None:
         report(soak)
         recording = read_recording(record)
         print(
-            f"  recording: {record.stat().st_size / 1e6:.1f} MB, "
-            f"{len(recording.channel)} entries read back"
+            f"  recording: {record.stat().st_size / 1e6:.1f} MB, {len(recording)} of "
+            f"{sum(soak.radio.sent.values())} notifications sent read back"
         )
 
 
