@@ -19,7 +19,7 @@ from monitor.profiles.loader import get_profile
 from monitor.session.recording import read_recording
 from monitor.sources.ble import LinkPolicy
 from monitor.sources.live import SensorRequest
-from monitor.sources.motion import MotionScript, RepsSegment
+from monitor.sources.motion import IdleSegment, MotionScript, RepsSegment
 from monitor.sources.simulate import simulate
 from monitor.tui.feed import LinkState
 from monitor.tui.live_feed import open_live
@@ -33,12 +33,17 @@ REPS = 5
 LOST_AFTER_REP = 2
 PROFILE = "polar_verity_sense"  # sensor clock: the motion keeps its timing at any delivery pace
 SPEED = 4.0
-# Long rests: the link is lost and back within the rest after a rep, so no rep is cut.
+# The link is lost and back during a still pause after the second rep (9 s to the next rep,
+# shorter than a set break), so no rep is cut and all five stay in the first set.
 SCRIPT = MotionScript(
     exercise=EXERCISE,
     lead_in_s=3,
     lead_out_s=2,
-    segments=[RepsSegment(reps=REPS, rest_s=5.0, hold_s=0.5)],
+    segments=[
+        RepsSegment(reps=LOST_AFTER_REP, rest_s=2.0, hold_s=0.5),
+        IdleSegment(duration_s=7.0, shift_deg=0.0),
+        RepsSegment(reps=REPS - LOST_AFTER_REP, rest_s=2.0, hold_s=0.5),
+    ],
     link={"latency_ms": 0, "jitter_ms": 0},
 )
 POLICY = LinkPolicy(
@@ -72,7 +77,7 @@ async def test_live_screen_counts_reconnects_and_stops_the_sensor(
         assert sensor.address in status_line(app) and profile.name in status_line(app)
 
         await until(pilot, lambda: shown_reps(app) >= LOST_AFTER_REP, TIMEOUT_S)
-        await sensor.vanish()  # out of range during the rest after the second rep
+        await sensor.vanish()  # out of range during the pause after the second rep
         await until(pilot, lambda: "reconnecting" in status_line(app), TIMEOUT_S)
         assert shown_reps(app) == LOST_AFTER_REP
         await sensor.start()
