@@ -6,9 +6,10 @@ session timeline (times that never run backwards across sensor clock resets and 
 or late notifications dropped) and the channel aligner, so every block that comes out carries
 every channel of the stream (acc + gyro, + mag where the sensor has one) on one timeline.
 
-Batches are decoded in pieces of at most one second of arrival time, cut on a fixed grid of
-host time: the timeline judges a sensor clock step against the grid cells the host saw pass,
-so its decisions do not depend on how a caller batches (live bursts, replay windows).
+Sensor-clocked batches are decoded in pieces of at most five seconds of arrival time, cut on a
+fixed grid of host time: the timeline judges a sensor clock step against the grid cells the host
+saw pass, so its decisions do not depend on how a caller batches (live bursts, replay windows).
+Finer cells would place a seam more precisely but cost a codec call each in bulk decoding.
 
 A reconnect leaves a hole in the samples; the first samples after it come with a GAP event on
 the stream's own clock (the link's events are on the host's), so the summary's gap finder can
@@ -35,7 +36,7 @@ from monitor.profiles.timing import SessionTimeline
 from monitor.session.recording import StreamInfo
 
 _PROBE_SAMPLES = 64
-PIECE_NS = 1_000_000_000
+PIECE_NS = 5_000_000_000  # resolution of the host time a sensor clock is checked against
 
 
 class SensorStream:
@@ -109,7 +110,8 @@ class SensorStream:
         blocks: list[SampleBlock] = []
         events: list[Event] = []
         for batch in batches:
-            for piece in _host_pieces(batch):
+            # host-clocked times come from the arrivals: no host windows needed to judge them
+            for piece in [batch] if self.decoder.host_clock else _host_pieces(batch):
                 result = self.decoder.feed(piece)
                 self.bad_packets += result.bad_packets
                 events += [e for e in self._label(result.events) if not self._repeat(e)]

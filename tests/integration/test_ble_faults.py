@@ -7,7 +7,9 @@ invented, none lost except where the data itself had a hole."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import numpy as np
@@ -76,6 +78,24 @@ async def until(condition, timeout_s: float = WAIT_S) -> None:  # type: ignore[n
             await asyncio.sleep(0.01)
 
 
+@contextlib.asynccontextmanager
+async def streaming(live: LiveSession) -> AsyncIterator[asyncio.Task[None]]:
+    """Run the session; on the way out stop it and wait for it to end cleanly (when the test
+    fails inside, cancel it: no session keeps running into the mock's teardown)."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(live.run(stop))
+    try:
+        yield task
+    except BaseException:
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await asyncio.wait_for(task, 10)
+        raise
+    await asyncio.sleep(0.1)
+    stop.set()
+    await asyncio.wait_for(task, WAIT_S)  # raises the session's error, if it had one
+
+
 def assert_reps_hold(live: LiveSession, session: SimulatedSession, samples: SampleBlock) -> int:
     """Counted reps against the truth, reps touched by a hole in the samples excused."""
     pipeline = live.pipeline("back")
@@ -113,26 +133,22 @@ async def test_disconnect_storm_session_goes_on_and_counts_hold(
         on_event=out.event,
         on_samples=out.samples,
     )
-    stop = asyncio.Event()
-    task = asyncio.create_task(live.run(stop))
     link = live.sensors[0].link
-    await until(lambda: sensor.sent >= 10)
-    for dropped in range(STORM):
-        await until(
-            lambda k=dropped: out.count(EventKind.RECONNECT) == k and link.connected.is_set()
-        )
-        await asyncio.sleep(0.2)
-        if dropped % 2:
-            await sensor.drop_link()  # the link drops; back at once
-        else:
-            await sensor.vanish()  # out of range for a moment: frames are lost
-            await asyncio.sleep(0.3)
-            await sensor.start()
-    await until(lambda: out.count(EventKind.RECONNECT) == STORM)
-    await asyncio.wait_for(sensor.wait_stream_done(), WAIT_S)
-    await asyncio.sleep(0.1)
-    stop.set()
-    await asyncio.wait_for(task, WAIT_S)  # no error: the session went on through the storm
+    async with streaming(live):  # no error: the session goes on through the storm
+        await until(lambda: sensor.sent >= 10)
+        for dropped in range(STORM):
+            await until(
+                lambda k=dropped: out.count(EventKind.RECONNECT) == k and link.connected.is_set()
+            )
+            await asyncio.sleep(0.2)
+            if dropped % 2:
+                await sensor.drop_link()  # the link drops; back at once
+            else:
+                await sensor.vanish()  # out of range for a moment: frames are lost
+                await asyncio.sleep(0.3)
+                await sensor.start()
+        await until(lambda: out.count(EventKind.RECONNECT) == STORM)
+        await asyncio.wait_for(sensor.wait_stream_done(), WAIT_S)
 
     start = next(s.data for s in link.start_steps if s.data)
     assert firmware.commands.count(start) == STORM + 1
@@ -170,12 +186,8 @@ async def test_duplicated_and_reordered_notifications(
         on_event=out.event,
         on_samples=out.samples,
     )
-    stop = asyncio.Event()
-    task = asyncio.create_task(live.run(stop))
-    await asyncio.wait_for(sensor.wait_stream_done(), WAIT_S)
-    await asyncio.sleep(0.1)
-    stop.set()
-    await asyncio.wait_for(task, WAIT_S)
+    async with streaming(live):
+        await asyncio.wait_for(sensor.wait_stream_done(), WAIT_S)
 
     assert sensor.dropped == 0
     sent = [data for _, data in sensor.sent_log]
@@ -211,16 +223,12 @@ async def test_second_sensor_vanishing_for_good_leaves_the_session_running(
         on_samples=out.samples,
         quality_interval_s=0.5,
     )
-    stop = asyncio.Event()
-    task = asyncio.create_task(live.run(stop))
-    await until(lambda: thigh.sent >= 20 and back.sent >= 5)
-    await thigh.vanish()  # battery out: it never comes back
-    await until(lambda: any(e.data.get("gave_up") for e in out.events))
-    assert not task.done()  # the back sensor still streams
-    await asyncio.wait_for(back.wait_stream_done(), WAIT_S)
-    await asyncio.sleep(0.1)
-    stop.set()
-    await asyncio.wait_for(task, WAIT_S)
+    async with streaming(live) as task:
+        await until(lambda: thigh.sent >= 20 and back.sent >= 5)
+        await thigh.vanish()  # battery out: it never comes back
+        await until(lambda: any(e.data.get("gave_up") for e in out.events))
+        assert not task.done()  # the back sensor still streams
+        await asyncio.wait_for(back.wait_stream_done(), WAIT_S)
 
     gave_up = next(e for e in out.events if e.data.get("gave_up"))
     assert gave_up.stream == "thigh" and "the session goes on with back" in gave_up.message
