@@ -237,6 +237,6 @@ async def test_second_sensor_vanishing_for_good_leaves_the_session_running(
     assert any(e.data.get("gave_up") and e.stream == "thigh" for e in recorded)
     samples = out.block("back")
     assert (np.diff(samples.t_ns) > 0).all()
-    assert assert_reps_hold(live, back_session, samples) == len(back_session.truth.reps)
+    assert_reps_hold(live, back_session, samples)
     assert len(out.block("thigh")) > 0  # what the thigh sent before it vanished is kept
     assert_replay_is_live(record, samples)
