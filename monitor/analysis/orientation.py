@@ -63,6 +63,17 @@ class OrientationFilter:
         else:
             raise ValueError(f"unknown orientation backend {self.backend!r}")
 
+    def restart(self) -> None:
+        """Samples stopped for a while (a lost link): whatever the segment did meanwhile, the
+        orientation integrated so far no longer holds. Start again from the next accelerometer
+        samples, keeping VQF's gyro bias estimate (the sensor is the same)."""
+        if self.backend != "vqf":
+            self.reset()
+            return
+        bias, sigma = self._vqf.getBiasEstimate()
+        self._vqf.resetState()
+        self._vqf.setBiasEstimate(bias, sigma)
+
     def process(self, gyro: FloatArray, acc: FloatArray) -> OrientationOutput:
         """gyro rad/s (n, 3), acc m/s^2 (n, 3) at the filter's rate."""
         n = gyro.shape[0]

@@ -14,6 +14,8 @@ and summary; memory is bounded (the calibration buffer is capped, the rest is pe
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from scipy.signal import butter, sosfilt, sosfilt_zi
 
@@ -56,6 +58,7 @@ STILL_DPS = 10.0  # smoothed angular speed under which the segment counts as sti
 SLIP_DEG = 30.0  # change of the out-of-plane tilt that means the sensor turned on the segment
 SLIP_STILL_S = 1.0  # ... held still this long (not a passing wobble)
 MIN_PLANE_QUALITY = 0.35  # below: the movement is nearly horizontal, gravity cannot resolve it
+SIGNAL_GAP_S = 0.5  # no samples for longer: the signal was lost (a warning, a fresh orientation)
 
 
 def _lowpass(cutoff_hz: float, rate_hz: float) -> np.ndarray:
@@ -86,7 +89,7 @@ class AnalysisPipeline:
         self._trace: list[tuple[np.ndarray, np.ndarray]] = []
         self.warnings: list = []
         self._pending: list[SampleBlock] = []
-        self._signal = SignalWatch(max_gap_s=0.5)
+        self._signal = SignalWatch(max_gap_s=SIGNAL_GAP_S)
         self._filter: OrientationFilter | None = None
         self._calibrator: SelfCalibrator | None = None
         self._detector: RepDetector | None = None
@@ -203,6 +206,7 @@ class AnalysisPipeline:
             rate_hz=rate,
             slip_s=SLIP_STILL_S,
             slip_deg=SLIP_DEG,
+            signal_gap_s=SIGNAL_GAP_S,
             confirm_by_repeat=self.exercise.any_direction,
             sides=self.exercise.sides,
             hold_target_s=hold_s,
@@ -228,15 +232,9 @@ class AnalysisPipeline:
 
     def _run(self, block: SampleBlock) -> list[AnalysisEvent]:
         events: list[AnalysisEvent] = list(self._signal.process(block.t_ns, self.t0_ns))
-        orientation = self._filter.process(block.gyro, block.acc)
-        rate_norm = np.degrees(np.linalg.norm(block.gyro, axis=1))
-        if self.last_t_ns is None:
-            self._still_zi = sosfilt_zi(self._still_sos) * rate_norm[0]
-        smooth_norm, self._still_zi = sosfilt(self._still_sos, rate_norm, zi=self._still_zi)
-        still = smooth_norm < STILL_DPS
-        gyro_lp, self._speed_zi = sosfilt(self._speed_sos, block.gyro, axis=0, zi=self._speed_zi)
+        gravity, gyro_lp, still = self._filtered(block)
         self.last_t_ns = int(block.t_ns[-1])
-        t_ns, gravity = block.t_ns, orientation.gravity
+        t_ns = block.t_ns
         i, n = 0, len(t_ns)
         while i < n:
             if self._detector is None or self._calibrator is not None:
@@ -244,6 +242,32 @@ class AnalysisPipeline:
             else:
                 i = self._detect(t_ns, gravity, gyro_lp, still, i, events)
         return self._record(events)
+
+    def _filtered(self, block: SampleBlock) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Gravity in the sensor frame, the low-passed gyro and the still flags of `block`.
+        Each filter starts afresh after a loss of signal: what the segment did while no
+        samples came can be neither integrated (orientation) nor smoothed over (speed)."""
+        t_ns = block.t_ns
+        previous = np.concatenate(([t_ns[0] if self.last_t_ns is None else self.last_t_ns], t_ns))
+        resumes = np.flatnonzero(np.diff(previous) > int(SIGNAL_GAP_S * 1e9)).tolist()
+        parts = []
+        for a, b in itertools.pairwise([0, *resumes, len(t_ns)]):
+            if a == b:
+                continue
+            gyro = block.gyro[a:b]
+            rate_norm = np.degrees(np.linalg.norm(gyro, axis=1))
+            if self.last_t_ns is None and a == 0:  # the very first samples
+                self._still_zi = sosfilt_zi(self._still_sos) * rate_norm[0]
+            elif a in resumes:
+                self._filter.restart()
+                self._still_zi = sosfilt_zi(self._still_sos) * rate_norm[0]
+                self._speed_zi = sosfilt_zi(self._speed_sos)[:, :, None] * gyro[0]
+            gravity = self._filter.process(gyro, block.acc[a:b]).gravity
+            smooth_norm, self._still_zi = sosfilt(self._still_sos, rate_norm, zi=self._still_zi)
+            gyro_lp, self._speed_zi = sosfilt(self._speed_sos, gyro, axis=0, zi=self._speed_zi)
+            parts.append((gravity, gyro_lp, smooth_norm < STILL_DPS))
+        gravity, gyro_lp, still = (np.concatenate(column) for column in zip(*parts, strict=True))
+        return gravity, gyro_lp, still
 
     def _calibrate(self, t_ns, gravity, gyro_lp, still, i, events) -> int:
         if self._calibrator is None:

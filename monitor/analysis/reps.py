@@ -49,6 +49,7 @@ class DetectorSettings:
     pause_return_fraction: float = 0.4  # or still (or turning back) under this fraction of the
     # peak: a new rest pose
     turn_dps: float = 10.0  # speed back towards the end range that shows the next rep has begun
+    signal_gap_s: float = 0.5  # samples this far apart: the signal was lost in between
     reference_weight: float = 0.3  # how fast the reference range follows new reps
     set_relax_fraction: float = 0.5  # the reference range kept over a set break
     alternating: bool = False
@@ -111,6 +112,9 @@ class _PendingRep:
     rep: Rep
     shift: float
     warnings: tuple[WarningRaised, ...]
+
+
+MAX_WAITING = 3  # reps kept waiting for a like one (one odd rep does not lose the one before)
 
 
 @dataclass(frozen=True)
@@ -182,7 +186,9 @@ class RepDetector:
     _pending: _PendingRep | None = None
     # confirm_by_repeat: the last counted rep's shape, and a rep waiting for its repeat
     _template: RepShape | None = None
-    _unconfirmed: tuple[RepShape, _PendingRep] | None = None
+    _unconfirmed: list[tuple[RepShape, _PendingRep]] = field(default_factory=list)
+    _prev_t_ns: int | None = None  # the last sample processed, and its speed
+    _prev_speed: float = 0.0
     _peak_tilt: float = 0.0
 
     @property
@@ -224,6 +230,9 @@ class RepDetector:
                     break
             if i < n and self.out:
                 i = self._out(t_ns, angle, speed, still, tilt, i, events)
+        last = n - 1 if self.slip_index is None else self.slip_index
+        if n:
+            self._prev_t_ns, self._prev_speed = int(t_ns[last]), float(speed[last])
         return events
 
     def __post_init__(self) -> None:
@@ -402,7 +411,8 @@ class RepDetector:
         paused = (still[i:] | rising) & (
             signed[i:] < self.settings.pause_return_fraction * running_peak
         )
-        e_rel = _first((signed[i:] < exit_level) | paused)
+        prev_t, turned = self._turned_in_gap(t_ns, speed, i)
+        e_rel = _first((signed[i:] < exit_level) | paused | turned)
         e = len(t_ns) if e_rel is None else i + e_rel
         self._slip.since_ns = None
         settled = self._settled.first_reached(t_ns[i:e], still[i:e])
@@ -436,20 +446,45 @@ class RepDetector:
             return i + too_long
         if e_rel is None:
             return e
+        # a rep that turned back while the signal was lost ends at the last sample before it
+        end_ns = int(prev_t[e_rel]) if turned[e_rel] else int(t_ns[e])
         if self._holding:
-            self._end_hold(int(t_ns[e]), released=True, events=events)
+            self._end_hold(end_ns, released=True, events=events)
         self.out = False
-        self._armed = False  # the thresholds may have fallen with this rep: cross them afresh
+        # the thresholds may have fallen with this rep: cross them afresh (after a turn in a
+        # gap the next rep is already under way)
+        self._armed = bool(turned[e_rel])
         self._last_low_ns = int(t_ns[e])
-        duration_s = (int(t_ns[e]) - self._start_ns) / 1e9
+        duration_s = (end_ns - self._start_ns) / 1e9
         if duration_s >= self.settings.min_rep_s and self._peak >= self.enter_deg:
             pending, self._pending = self._pending, None
             if pending and self._side * pending.shift < 0 and self._peak >= abs(pending.shift) / 2:
-                self._confirm(pending, int(t_ns[e]), events)
-            self._count_rep(int(t_ns[e]), events)
+                self._confirm(pending, end_ns, events)
+            self._count_rep(end_ns, events)
         if paused[e_rel] and signed[e] >= exit_level[e_rel]:  # came back most of the way, rests
             self.baseline = self._anchor = float(angle[e])
         return e
+
+    def _turned_in_gap(
+        self, t_ns: np.ndarray, speed: np.ndarray, i: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Each sample's predecessor time from `i` on, and where the signal came back after a
+        loss with the segment going out again although it was coming back before: the rep
+        ended and the next began while no samples came."""
+        first_t = int(t_ns[i - 1]) if i else self._prev_t_ns
+        first_speed = float(speed[i - 1]) if i else self._prev_speed
+        if first_t is None:
+            first_t, first_speed = int(t_ns[i]), 0.0
+        prev_t = np.concatenate(([first_t], t_ns[i:-1]))
+        prev_speed = np.concatenate(([first_speed], speed[i:-1]))
+        turn = self.settings.turn_dps
+        turned = (
+            (t_ns[i:] - prev_t > int(self.settings.signal_gap_s * 1e9))
+            & (self._side * prev_speed < -turn)
+            & (self._side * speed[i:] > turn)
+            & (t_ns[i:] > self._start_ns)  # not the gap this rep began after
+        )
+        return prev_t, turned
 
     def _stayed_out_rep(self, shift: float) -> _PendingRep | None:
         """The excursion that ended in a re-anchoring, kept as a rep candidate ending where it
@@ -601,8 +636,8 @@ class RepDetector:
 
     def _repeated(self, t_end_ns: int, events: list) -> bool:
         """Whether the rep just ended repeats the movement: in the plane of the exercise, and
-        in a set that already has reps, or like the last counted rep, or like the one before it
-        that was waiting (which is counted now, first). Otherwise it waits."""
+        in a set that already has reps, or like the last counted rep, or like one of the reps
+        before it that wait (the oldest such is counted now, first). Otherwise it waits."""
         shape = RepShape(
             peak_deg=self._peak,
             tilt_deg=self._peak_tilt,
@@ -612,15 +647,18 @@ class RepDetector:
         )
         if not shape.in_plane:
             return False
-        waiting, self._unconfirmed = self._unconfirmed, None
-        if waiting is not None and shape.like(waiting[0]):
+        like = [waiting for waiting in self._unconfirmed if shape.like(waiting[0])]
+        if like:  # the movement repeats one that waited (the oldest like it counts too)
             if self.calibration_rom_deg is None:
-                self.calibration_rom_deg = waiting[0].peak_deg
-            self._confirm(waiting[1], t_end_ns, events)
+                self.calibration_rom_deg = like[0][0].peak_deg
+            self._confirm(like[0][1], t_end_ns, events)
+            self._unconfirmed = []
         elif self._reps_in_set == 0 and not (self._template and shape.like(self._template)):
             rep, warnings = self._build_rep(t_end_ns)
-            self._unconfirmed = (shape, _PendingRep(rep=rep, shift=0.0, warnings=tuple(warnings)))
+            pending = _PendingRep(rep=rep, shift=0.0, warnings=tuple(warnings))
+            self._unconfirmed = [*self._unconfirmed[-(MAX_WAITING - 1) :], (shape, pending)]
             return False
+        self._unconfirmed = []
         self._template = shape
         return True
 
@@ -630,7 +668,7 @@ class RepDetector:
         self._set_open = False
         floor = self.settings.min_rom_deg / self.settings.enter_fraction
         self.reference_deg = max(floor, self.settings.set_relax_fraction * self.reference_deg)
-        self._unconfirmed = None
+        self._unconfirmed = []
         if self._reps_in_set == 0:  # only movements that never repeated: no set after all
             self._sets_started -= 1
             return

@@ -205,3 +205,31 @@ def test_recalibrate_keeps_counting_with_the_sensor_strapped_on_anew():
     later = [c for c in calibrations if c.t_s > (second.t_ns[0] - first.t_ns[0]) / 1e9]
     assert later and not np.allclose(later[0].axis, calibrations[0].axis, atol=0.1)
     assert summary.calibration == calibrations[-1]
+
+
+def _without(block: SampleBlock, start_s: float, stop_s: float) -> SampleBlock:
+    t_s = (block.t_ns - block.t_ns[0]) / 1e9
+    keep = (t_s < start_s) | (t_s >= stop_s)
+    return SampleBlock(t_ns=block.t_ns[keep], acc=block.acc[keep], gyro=block.gyro[keep])
+
+
+@pytest.mark.parametrize(
+    ("hole", "reps"),
+    [
+        # rep 2's return and rep 3's rise lost: both reps still counted (the orientation starts
+        # afresh after the hole instead of carrying the old angle over)
+        ((16.0, 19.8), 4),
+        # a dropout in the middle of rep 2's hold: one rep, not two
+        ((13.5, 15.0), 4),
+    ],
+)
+def test_a_loss_of_signal_neither_merges_nor_splits_reps(hole, reps):
+    block, _ = hinge_session(reps=4, rom_deg=40, hold_s=3.0, rest_s=2.0, mounting_seed=5)
+    # rep k (from 0) rises from 3 + 8k s, holds 4.5-7.5 + 8k, returns by 9 + 8k, rests to 11 + 8k
+    pipeline = AnalysisPipeline("generic")
+    events = run(pipeline, _without(block, *hole), cuts=[400, 700])
+    summary = pipeline.summary()
+    assert summary.rep_count == reps
+    assert [w.kind for w in summary.warnings].count(WarningKind.SIGNAL_LOST) == 1
+    assert all(r.peak_angle_deg == pytest.approx(40, abs=3) for r in summary.reps)
+    assert [e for e in events if isinstance(e, RepCounted)][-1].rep.index == reps
