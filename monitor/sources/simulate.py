@@ -19,6 +19,7 @@ streams) or the host's wall clock that stamps arrivals (host-clocked ones) from 
 from __future__ import annotations
 
 import csv
+import io
 import itertools
 import json
 from collections.abc import Iterable, Sequence
@@ -33,8 +34,9 @@ from numpy.typing import NDArray
 from monitor import __version__
 from monitor.core import Event, EventKind, Notification, SampleBlock
 from monitor.errors import MonitorError
+from monitor.paths import open_private
 from monitor.profiles.decoder import ProfileDecoder
-from monitor.profiles.loader import get_profile, load_profile, profile_files
+from monitor.profiles.loader import get_profile, profile_entries
 from monitor.profiles.model import Profile
 from monitor.session.recording import RecordingHeader, RecordingWriter, StreamInfo
 from monitor.sources.motion import (
@@ -471,9 +473,10 @@ def score_reps(
 
 
 def profile_text(profile: Profile) -> str:
-    """The profile file's text (the recording carries a copy)."""
-    for path in reversed(profile_files()):
-        if load_profile(path).id == profile.id:
+    """The profile file's text (the recording carries a copy); broken user files are skipped
+    with a warning, as everywhere else."""
+    for path, loaded in reversed(profile_entries()):
+        if loaded.id == profile.id:
             return path.read_text(encoding="utf-8")
     raise MonitorError(f"profile {profile.id!r}: cannot find its file to copy into the recording")
 
@@ -532,7 +535,7 @@ def write_truth_csv(session: SimulatedSession, path: Path) -> None:
         for r in truth.reps
     ]
     names = [p.name.lower() for p in Phase]
-    with path.open("w", newline="", encoding="utf-8") as handle:
+    with io.StringIO() as handle:
         handle.write(
             f"# ground truth of a simulated session: profile {session.profile.id}, exercise "
             f"{session.script.exercise}, seed {session.seed}\n"
@@ -555,6 +558,7 @@ def write_truth_csv(session: SimulatedSession, path: Path) -> None:
                 strict=True,
             )
         )
+        _write_private(path, handle.getvalue())
 
 
 def write_samples_csv(session: SimulatedSession, path: Path) -> None:
@@ -567,7 +571,7 @@ def write_samples_csv(session: SimulatedSession, path: Path) -> None:
         if values is not None:
             columns.append(values)
             header += [f"{channel}_{axis}_{unit}" for axis in "xyz"]
-    with path.open("w", encoding="utf-8") as handle:
+    with io.StringIO() as handle:
         handle.write(
             f"# simulated by monitor {__version__}: profile {session.profile.id}, exercise "
             f"{session.script.exercise}, seed {session.seed}\n"
@@ -580,3 +584,11 @@ def write_samples_csv(session: SimulatedSession, path: Path) -> None:
             header=",".join(header),
             comments="",
         )
+        _write_private(path, handle.getvalue())
+
+
+def _write_private(path: Path, text: str) -> None:
+    """A 0600 file put in place whole; an existing one (the caller checked --force) or a link
+    there is replaced, never written through."""
+    with open_private(path, exclusive=False) as out:
+        out.write(text.encode("utf-8"))

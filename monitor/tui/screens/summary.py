@@ -103,10 +103,8 @@ class SummaryScreen(Screen[None]):
     def action_export(self, fmt: str) -> None:
         """Write the summary (HTML charts take a moment: off the UI thread)."""
         stamp = self.summary.session.start.strftime("%Y%m%dT%H%M%SZ")
-        folder = paths.data_dir() / "exports"
-        folder.mkdir(mode=0o700, exist_ok=True)
-        target = folder / f"session-{stamp}.{fmt}"
         try:
+            target = paths.exports_dir() / f"session-{stamp}.{fmt}"
             export.export(self.summary, fmt, target, force=True)
         except MonitorError as error:
             self.app.call_from_thread(self.notify, str(error), severity="error")
