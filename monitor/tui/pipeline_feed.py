@@ -199,12 +199,17 @@ class PipelineFeed:
                 self._battery = int(event.data.get("percent", self._battery or 0))
             case EventKind.GAP:
                 self._missing += int(event.data.get("missing_samples", 0))
-            case EventKind.DISCONNECT:
+            case EventKind.DISCONNECT if self._analysed(event):
                 self._state = LinkState.RECONNECTING
-            case EventKind.CONNECT | EventKind.RECONNECT:
+            case EventKind.CONNECT | EventKind.RECONNECT if self._analysed(event):
                 self._state = LinkState.STREAMING
         shown = (event,) if _worth_a_line(event) else ()
         return FeedUpdate(t_s=self._now_s(), events=shown, status=self.status())
+
+    def _analysed(self, event: Event) -> bool:
+        """Whether `event` concerns the sensor the screen counts (a second sensor's link
+        losses are listed as warnings but leave the status line alone)."""
+        return self.primary_stream is None or event.stream in ("", self.primary_stream)
 
     def _samples(self, block: SampleBlock) -> FeedUpdate | None:
         if len(block) == 0:
