@@ -110,10 +110,7 @@ def open_private(path: Path, initial: bytes = b"", *, exclusive: bool = True) ->
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     handle = os.fdopen(fd, "r+b")
     try:
-        os.fchmod(fd, 0o600)
-        handle.write(initial)
-        handle.flush()
-        os.fsync(fd)
+        _fill(handle, initial)
         if not exclusive:
             os.replace(temporary, path)
         elif not _link_new(temporary, path):  # no hard links here (FAT): create it in place
@@ -148,14 +145,19 @@ def _create_exclusive(path: Path, initial: bytes) -> BinaryIO:
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     handle = os.fdopen(fd, "r+b")
     try:
-        os.fchmod(fd, 0o600)
-        handle.write(initial)
-        handle.flush()
-        os.fsync(fd)
+        _fill(handle, initial)
     except BaseException:
         handle.close()
         raise
     return handle
+
+
+def _fill(handle: BinaryIO, initial: bytes) -> None:
+    """Make the new file 0600 (whatever the umask) and put `initial` on the disk."""
+    os.fchmod(handle.fileno(), 0o600)
+    handle.write(initial)
+    handle.flush()
+    os.fsync(handle.fileno())
 
 
 def sync_dir(path: Path) -> None:

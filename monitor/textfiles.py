@@ -12,12 +12,13 @@ from __future__ import annotations
 import codecs
 import stat
 import tomllib
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 import numpy as np
 
-from monitor.errors import InputFileError
+from monitor.errors import InputFileError, warn_user
 
 MAX_TEXT_BYTES = 256 * 1024 * 1024  # a CSV of 7 columns at 200 Hz for about 5 hours
 MAX_TOML_BYTES = 1024 * 1024  # a profile, exercise or program is a few kilobytes
@@ -146,3 +147,29 @@ def read_toml(path: Path, *, error: type[InputFileError] = InputFileError) -> di
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as problem:
         raise error(f"{path}: invalid TOML: {problem}") from None
+
+
+T = TypeVar("T")
+
+
+def load_user_files(
+    files: Iterable[Path], load: Callable[[Path], T], id_of: Callable[[T], str], kind: str
+) -> Iterator[tuple[Path, T]]:
+    """(file, item) for each of the user's own files that loads. A broken one is skipped with a
+    warning, so the bundled ones keep working; two files with one id are named in a warning
+    (the later one is used)."""
+    seen: dict[str, Path] = {}
+    for path in files:
+        try:
+            item = load(path)
+        except InputFileError as error:
+            warn_user(f"{error}; skipped (the other {kind}s are in use)")
+            continue
+        item_id = id_of(item)
+        if item_id in seen:
+            warn_user(
+                f"{path}: {kind} id {item_id!r} is also in {seen[item_id].name}; "
+                f"{path.name} is used"
+            )
+        seen[item_id] = path
+        yield path, item

@@ -14,8 +14,8 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from monitor import paths
-from monitor.errors import InputFileError, warn_user
-from monitor.textfiles import read_toml
+from monitor.errors import InputFileError
+from monitor.textfiles import load_user_files, read_toml
 
 BUNDLED_EXERCISES_DIR = Path(__file__).resolve().parent / "data" / "exercises"
 
@@ -130,19 +130,8 @@ def exercise_library(user_dir: Path | None = None) -> dict[str, Exercise]:
     """
     library = {e.id: e for e in map(load_exercise, sorted(BUNDLED_EXERCISES_DIR.glob("*.toml")))}
     folder = user_dir or paths.user_exercises_dir()
-    found: dict[str, Path] = {}
-    for path in sorted(folder.glob("*.toml")) if folder.is_dir() else []:
-        try:
-            exercise = load_exercise(path)
-        except InputFileError as error:
-            warn_user(f"{error}; skipped (the other exercises are in use)")
-            continue
-        if exercise.id in found:
-            warn_user(
-                f"{path}: exercise id {exercise.id!r} is also in {found[exercise.id].name}; "
-                f"{path.name} is used"
-            )
-        found[exercise.id] = path
+    files = sorted(folder.glob("*.toml")) if folder.is_dir() else []
+    for _, exercise in load_user_files(files, load_exercise, lambda e: e.id, "exercise"):
         library[exercise.id] = exercise
     return library
 

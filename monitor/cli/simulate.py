@@ -118,20 +118,21 @@ def _floats(text: str, count: int, flag: str) -> tuple[float, ...]:
     return values
 
 
-def _disconnect(text: str) -> dict[str, float]:
-    at, _, duration = text.partition(":")
+def _at_pair(flag: str, text: str, key: str, name: str) -> dict[str, float]:
+    """`AT:NAME` in seconds as {"at_s": AT, key: NAME}."""
+    at, _, value = text.partition(":")
     try:
-        return {"at_s": float(at), "duration_s": float(duration)}
+        return {"at_s": float(at), key: float(value)}
     except ValueError:
-        raise MonitorError(f"--disconnect {text!r}: expected AT:DURATION in seconds") from None
+        raise MonitorError(f"{flag} {text!r}: expected AT:{name} in seconds") from None
+
+
+def _disconnect(text: str) -> dict[str, float]:
+    return _at_pair("--disconnect", text, "duration_s", "DURATION")
 
 
 def _clock_jump(text: str) -> dict[str, float]:
-    at, _, by = text.partition(":")
-    try:
-        return {"at_s": float(at), "by_s": float(by)}
-    except ValueError:
-        raise MonitorError(f"--clock-jump {text!r}: expected AT:BY in seconds") from None
+    return _at_pair("--clock-jump", text, "by_s", "BY")
 
 
 def _slip(text: str) -> dict[str, object]:

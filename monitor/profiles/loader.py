@@ -14,12 +14,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from monitor import paths
-from monitor.errors import warn_user
 from monitor.profiles.codecs import CODECS
 from monitor.profiles.codecs.base import Codec, CodecModel
 from monitor.profiles.errors import ProfileError
 from monitor.profiles.model import Profile, Stream, value_key
-from monitor.textfiles import read_toml
+from monitor.textfiles import load_user_files, read_toml
 
 
 def bundled_profiles_dir() -> Path:
@@ -167,24 +166,10 @@ def load_profiles(include_user: bool = True) -> dict[str, Profile]:
 def profile_entries(include_user: bool = True) -> list[tuple[Path, Profile]]:
     """(file, profile) for every profile that loads, in `profile_files` order."""
     bundled = bundled_profiles_dir()
-    entries: list[tuple[Path, Profile]] = []
-    user_ids: dict[str, Path] = {}
-    for path in profile_files(include_user):
-        if path.parent == bundled:
-            entries.append((path, load_profile(path)))
-            continue
-        try:
-            profile = load_profile(path)
-        except ProfileError as error:
-            warn_user(f"{error}; skipped (the other profiles are in use)")
-            continue
-        if profile.id in user_ids:
-            warn_user(
-                f"{path}: profile id {profile.id!r} is also in {user_ids[profile.id].name}; "
-                f"{path.name} is used"
-            )
-        user_ids[profile.id] = path
-        entries.append((path, profile))
+    files = profile_files(include_user)
+    entries = [(path, load_profile(path)) for path in files if path.parent == bundled]
+    user_files = [path for path in files if path.parent != bundled]
+    entries += load_user_files(user_files, load_profile, lambda p: p.id, "profile")
     return entries
 
 

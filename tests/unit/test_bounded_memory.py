@@ -16,10 +16,9 @@ import numpy as np
 import pytest
 
 from monitor.core import Event, EventKind, SampleBlock
-from monitor.session.summary import SensorInfo, data_gaps
+from monitor.session.summary import data_gaps
 from monitor.tui import pipeline_feed
-from monitor.tui.pipeline_feed import PipelineFeed
-from monitor.tui.track import ProgramTrack
+from tests.unit.feed_support import scripted_feed
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
@@ -93,18 +92,7 @@ def test_gaps_found_as_samples_arrive_are_the_whole_session_gaps(seed: int) -> N
     items: list = [_block(p) for p in pieces]
     items.insert(resumed, reason)  # as live: the link's event comes before the data after it
 
-    async def source():  # type: ignore[no-untyped-def]
-        for item in items:
-            yield item
-
-    feed = PipelineFeed(
-        source(),
-        lambda: ProgramTrack("pelvic_tilt"),
-        title="gaps",
-        sensor=SensorInfo(profile="witmotion_wt901ble", sample_rate_hz=200.0),
-        source="replay",
-        primary_stream="back",
-    )
+    feed = scripted_feed(items, rate_hz=200.0, title="gaps", source="replay")
 
     async def drain() -> None:
         async for _ in feed.updates():

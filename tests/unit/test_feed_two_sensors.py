@@ -7,10 +7,8 @@ import asyncio
 import numpy as np
 
 from monitor.core import Event, EventKind, SampleBlock
-from monitor.session.summary import SensorInfo
 from monitor.tui.feed import LinkState
-from monitor.tui.pipeline_feed import PipelineFeed
-from monitor.tui.track import ProgramTrack
+from tests.unit.feed_support import scripted_feed
 
 
 def _still(stream: str, start_s: float, seconds: float = 1.0) -> SampleBlock:
@@ -21,18 +19,7 @@ def _still(stream: str, start_s: float, seconds: float = 1.0) -> SampleBlock:
 
 
 def _states(items: list) -> list[LinkState]:
-    async def source():  # type: ignore[no-untyped-def]
-        for item in items:
-            yield item
-
-    feed = PipelineFeed(
-        source(),
-        lambda: ProgramTrack("pelvic_tilt"),
-        title="two sensors",
-        sensor=SensorInfo(profile="witmotion_wt901ble", sample_rate_hz=100.0),
-        source="live",
-        primary_stream="back",
-    )
+    feed = scripted_feed(items, rate_hz=100.0, title="two sensors", source="live")
 
     async def drain() -> list[LinkState]:
         return [update.status.state async for update in feed.updates() if update.status]
