@@ -15,10 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from bluez_harness.bus import BlueZMock
+from bluez_harness.collect import Collected
 from bluez_harness.sensors import sensor_from_session
 
-from monitor.core import Event, EventKind, SampleBlock
+from monitor.core import EventKind, SampleBlock
 from monitor.profiles.loader import load_profiles
+from monitor.profiles.model import Profile
 from monitor.session.recording import read_recording
 from monitor.session.summary import data_gaps
 from monitor.sources.ble import LinkPolicy
@@ -52,24 +54,6 @@ def policy(give_up_after_s: float = 20.0) -> LinkPolicy:
         max_backoff_s=0.2,
         give_up_after_s=give_up_after_s,
     )
-
-
-class Collected:
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-        self.blocks: dict[str, list[SampleBlock]] = {}
-
-    def event(self, event: Event) -> None:
-        self.events.append(event)
-
-    def samples(self, stream: str, block: SampleBlock) -> None:
-        self.blocks.setdefault(stream, []).append(block)
-
-    def count(self, kind: EventKind, stream: str = "back") -> int:
-        return sum(e.kind == kind and e.stream == stream for e in self.events)
-
-    def block(self, stream: str = "back") -> SampleBlock:
-        return SampleBlock.concat(self.blocks[stream])
 
 
 async def until(condition, timeout_s: float = WAIT_S) -> None:  # type: ignore[no-untyped-def]
@@ -125,14 +109,7 @@ async def test_disconnect_storm_session_goes_on_and_counts_hold(
     session = reps_session(profile.id, reps=10, seed=1)
     sensor, firmware = await sensor_from_session(bluez, 1, profile, session, speed=SPEED)
     out, record = Collected(), tmp_path / "storm.mrec"
-    live = LiveSession(
-        [SensorRequest(sensor.address, profile, "back", settings=session.settings)],
-        exercise=EXERCISE,
-        record=record,
-        policy=policy(),
-        on_event=out.event,
-        on_samples=out.samples,
-    )
+    live = one_sensor_session(sensor.address, profile, session, record, out)
     link = live.sensors[0].link
     async with streaming(live):  # no error: the session goes on through the storm
         await until(lambda: sensor.sent >= 10)
@@ -178,14 +155,7 @@ async def test_duplicated_and_reordered_notifications(
     assert session.faults["duplicated"] > 0 and session.faults["reordered"] > 0
     sensor, _ = await sensor_from_session(bluez, 1, profile, session, speed=SPEED)
     out, record = Collected(), tmp_path / "dup.mrec"
-    live = LiveSession(
-        [SensorRequest(sensor.address, profile, "back", settings=session.settings)],
-        exercise=EXERCISE,
-        record=record,
-        policy=policy(),
-        on_event=out.event,
-        on_samples=out.samples,
-    )
+    live = one_sensor_session(sensor.address, profile, session, record, out)
     async with streaming(live):
         await asyncio.wait_for(sensor.wait_stream_done(), WAIT_S)
 
@@ -240,3 +210,17 @@ async def test_second_sensor_vanishing_for_good_leaves_the_session_running(
     assert_reps_hold(live, back_session, samples)
     assert len(out.block("thigh")) > 0  # what the thigh sent before it vanished is kept
     assert_replay_is_live(record, samples)
+
+
+def one_sensor_session(
+    address: str, profile: Profile, session: SimulatedSession, record: Path, out: Collected
+) -> LiveSession:
+    """A live session with one sensor, "back", recorded and collected."""
+    return LiveSession(
+        [SensorRequest(address, profile, "back", settings=session.settings)],
+        exercise=EXERCISE,
+        record=record,
+        policy=policy(),
+        on_event=out.event,
+        on_samples=out.samples,
+    )

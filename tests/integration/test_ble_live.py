@@ -13,11 +13,12 @@ from typing import Any
 import numpy as np
 import pytest
 from bluez_harness.bus import BlueZMock
+from bluez_harness.collect import Collected
 from bluez_harness.peripheral import FakePeripheral
 from bluez_harness.sensors import sensor_from_session
 
 from monitor.analysis.results import AnalysisEvent, RepCounted
-from monitor.core import Event, EventKind, Notification, NotificationBatch, SampleBlock
+from monitor.core import EventKind, Notification, NotificationBatch, SampleBlock
 from monitor.profiles.loader import load_profiles
 from monitor.profiles.model import Profile
 from monitor.session.recording import read_recording
@@ -36,21 +37,6 @@ SPEED = 4.0  # the fake sensor plays the simulated session this many times faste
 FAST = LinkPolicy(
     find_timeout_s=10, reconnect_backoff_s=0.05, max_backoff_s=0.2, give_up_after_s=15
 )
-
-
-class Collected:
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-        self.blocks: dict[str, list[SampleBlock]] = {}
-
-    def event(self, event: Event) -> None:
-        self.events.append(event)
-
-    def samples(self, stream: str, block: SampleBlock) -> None:
-        self.blocks.setdefault(stream, []).append(block)
-
-    def kinds(self, stream: str) -> list[EventKind]:
-        return [e.kind for e in self.events if e.stream == stream]
 
 
 def offline_samples(
