@@ -18,24 +18,14 @@ from pathlib import Path
 
 from monitor.core import Event
 from monitor.profiles.loader import load_profiles
-from monitor.session.recording import RecordingHeader, RecordingWriter, StreamInfo, read_recording
+from monitor.session.recording import RecordingWriter, read_recording
 from monitor.sources.motion import MotionScript, RepsSegment
 from monitor.sources.replay import Replayer, replay_all
-from monitor.sources.simulate import profile_text, simulate
+from monitor.sources.simulate import recording_header, simulate
 
 
 def write_like_live(session, path: Path) -> None:
-    header = RecordingHeader(
-        exercise=session.script.exercise,
-        streams=[
-            StreamInfo.for_profile(
-                session.stream,
-                session.profile.id,
-                profile_text(session.profile),
-                settings=session.settings,
-            )
-        ],
-    )
+    header = recording_header(session)
     with RecordingWriter(path, header, flush_interval_s=None, max_chunk_entries=1 << 20) as w:
         second = None
         for entry in session.entries():

@@ -481,13 +481,13 @@ def profile_text(profile: Profile) -> str:
     raise MonitorError(f"profile {profile.id!r}: cannot find its file to copy into the recording")
 
 
-def write_recording(session: SimulatedSession, path: Path, *, overwrite: bool = False) -> None:
-    """The session as a .mrec recording, exactly what the live app would have logged."""
+def recording_header(session: SimulatedSession) -> RecordingHeader:
+    """The header the live app would write for this session's sensor."""
     note = (
         f"simulated by monitor {__version__}: seed {session.seed}, "
         f"script {session.script.model_dump_json(exclude_defaults=True)}"
     )
-    header = RecordingHeader(
+    return RecordingHeader(
         start_utc=session.start_utc,
         exercise=session.script.exercise,
         note=note,
@@ -503,6 +503,11 @@ def write_recording(session: SimulatedSession, path: Path, *, overwrite: bool = 
             )
         ],
     )
+
+
+def write_recording(session: SimulatedSession, path: Path, *, overwrite: bool = False) -> None:
+    """The session as a .mrec recording, exactly what the live app would have logged."""
+    header = recording_header(session)
     with RecordingWriter(path, header, flush_interval_s=None, exclusive=not overwrite) as writer:
         for entry in session.entries():
             if isinstance(entry, Event):

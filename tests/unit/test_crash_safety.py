@@ -35,11 +35,11 @@ from monitor.analysis.exercises import Prescription, get_exercise, prescription_
 from monitor.analysis.pipeline import AnalysisPipeline
 from monitor.core import Event, Notification
 from monitor.session.history import SCHEMA_VERSION, History
-from monitor.session.recording import RecordingHeader, RecordingWriter, StreamInfo, read_recording
+from monitor.session.recording import RecordingHeader, RecordingWriter, read_recording
 from monitor.session.summary import SessionSummary, load_summary
 from monitor.sources.inputs import open_input
 from monitor.sources.motion import MotionScript, RepsSegment
-from monitor.sources.simulate import SimulatedSession, profile_text, simulate
+from monitor.sources.simulate import SimulatedSession, recording_header, simulate
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "data" / "golden" / "session.json"
@@ -62,20 +62,7 @@ def session(profile: str, seed: int) -> SimulatedSession:
 
 @functools.cache
 def header(profile: str, seed: int) -> RecordingHeader:
-    simulated = session(profile, seed)
-    return RecordingHeader(
-        start_utc=simulated.start_utc,
-        exercise=simulated.script.exercise,
-        streams=[
-            StreamInfo.for_profile(
-                simulated.stream,
-                simulated.profile.id,
-                profile_text(simulated.profile),
-                settings=simulated.settings,
-                profile_stream=simulated.stream,
-            )
-        ],
-    )
+    return recording_header(session(profile, seed))
 
 
 def entry_time(entry: Notification | Event) -> int:
