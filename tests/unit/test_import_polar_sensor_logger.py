@@ -114,3 +114,12 @@ def test_units(tmp_path: Path) -> None:
     assert block.t_ns.tolist() == [599000000000000000, 599000000005000000, 599000000010000000]
     np.testing.assert_allclose(block.acc[0], [GRAVITY, 0, -GRAVITY / 2])
     np.testing.assert_allclose(block.gyro[[0, 2]], [[math.pi, 0, 0], [0, -math.pi / 2, 0]])
+
+
+def test_a_stream_file_holding_another_channel_is_named(tmp_path: Path) -> None:
+    """A GYRO file whose header says mg holds accelerometer data: one line naming both files,
+    not the ACC file's samples silently replaced."""
+    acc_file, gyro_file, _ = write_streams(tmp_path)
+    gyro_file.write_text(acc_file.read_text())
+    with pytest.raises(InputFileError, match=r"a second ACC file besides .*_ACC\.txt"):
+        open_input(acc_file)

@@ -190,6 +190,16 @@ class Series:
         return float(1e9 / np.median(steps)) if steps.size else 0.0
 
 
+def add_series(series: dict[str, Series], one: Series, label: str) -> None:
+    """Keep `one` under its channel; a second file of one channel (`label`, e.g. "Gyroscope")
+    is an error naming both."""
+    if one.channel in series:
+        raise InputFileError(
+            f"{one.path}: a second {label} file besides {series[one.channel].path}"
+        )
+    series[one.channel] = one
+
+
 def checked_events(series: Series, stream: str) -> list[Event]:
     """Values must be ones an IMU can give and timestamps must never run backwards; long
     intervals are reported as GAP events."""

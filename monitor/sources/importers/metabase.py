@@ -22,6 +22,7 @@ from monitor.sources.csv_import import in_units, scaled_to_ns
 from monitor.sources.importers.common import (
     Column,
     Series,
+    add_series,
     expect_header,
     fail,
     first_line,
@@ -70,11 +71,7 @@ def load(path: Path) -> LoadedInput:
     warnings: list[str] = []
     for file in files.values():
         one, torn = read_series(file)
-        if one.channel in series:
-            raise InputFileError(
-                f"{file}: a second {SENSOR_OF[one.channel]} file for {series[one.channel].path}"
-            )
-        series[one.channel] = one
+        add_series(series, one, SENSOR_OF[one.channel])
         warnings.extend(torn)
     if "acc" not in series:
         raise InputFileError(

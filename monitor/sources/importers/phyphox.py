@@ -25,6 +25,7 @@ from monitor.sources.importers.common import (
     UNIX_EPOCH,
     Column,
     Series,
+    add_series,
     fail,
     first_line,
     header_fields,
@@ -118,11 +119,7 @@ def load(path: Path) -> LoadedInput:
         one, torn = read_series(file, text)
         if one is None:
             continue
-        if one.channel in series:
-            raise InputFileError(
-                f"{file}: a second {LABEL_OF[one.channel]} file besides {series[one.channel].path}"
-            )
-        series[one.channel] = one
+        add_series(series, one, LABEL_OF[one.channel])
         warnings.extend(torn)
     if "acc" not in series:
         found = ", ".join(str(s.path.name) for s in series.values()) or "none"

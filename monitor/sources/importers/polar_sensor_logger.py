@@ -23,6 +23,7 @@ from monitor.sources.csv_import import in_units
 from monitor.sources.importers.common import (
     Column,
     Series,
+    add_series,
     expect_header,
     fail,
     first_line,
@@ -73,7 +74,7 @@ def load(path: Path) -> LoadedInput:
     warnings: list[str] = []
     for file in motion.values():
         one, torn = read_series(file)
-        series[one.channel] = one
+        add_series(series, one, STREAM_OF[one.channel])
         warnings.extend(torn)
     if "acc" not in series:
         raise InputFileError(
