@@ -73,8 +73,10 @@ def test_monitor_live_without_bluetooth_says_so_on_the_pick_screen(tmp_path) -> 
         env={"DBUS_SYSTEM_BUS_ADDRESS": f"unix:path={tmp_path}/no-bus"},
     )
     try:
+        # the message and the scan table can reach the terminal in separate frames: wait for both
         screen = terminal.wait_for(
-            lambda text: "to scan again" in text.replace("\n", ""), timeout=180
+            lambda text: "to scan again" in text.replace("\n", "") and "signal" in text,
+            timeout=180,
         ).replace("\n", "")
         assert "cannot scan for Bluetooth devices" in screen
         assert "signal" in screen and "profile" in screen  # the scan table
