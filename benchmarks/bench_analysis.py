@@ -8,7 +8,7 @@ byte as a MetaMotion R streams it at 100 Hz (the profile's own encoder), then ti
 and the per-block time of the pipeline when fed at live rates (one block per BLE notification
 interval), with its p99.
 
-    python benchmarks/bench_analysis.py [--minutes 60] [--profile metamotion_r]
+    python benchmarks/bench_analysis.py [--minutes 60] [--profile metamotion_r] [--exercise ID]
 """
 
 from __future__ import annotations
@@ -60,6 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=60.0)
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--profile", default="metamotion_r")
+    parser.add_argument(
+        "--exercise",
+        default="knee_to_chest_single",
+        help="exercise analysed (generic also runs the out-and-back move finder)",
+    )
     args = parser.parse_args(argv)
 
     print(f"encoding {args.minutes:g} min at {args.rate:g} Hz as {args.profile} sends it ...")
@@ -93,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     decode_s = time.perf_counter() - begin
 
     samples = SampleBlock.concat([SampleBlock(t_ns=b.t_ns, acc=b.acc, gyro=b.gyro) for b in blocks])
-    pipeline = AnalysisPipeline("knee_to_chest_single")
+    pipeline = AnalysisPipeline(args.exercise)
     begin = time.perf_counter()
     for block in blocks:
         pipeline.process(block)
@@ -107,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     vqf_s = time.perf_counter() - begin
 
     per_block = max(1, round(pipeline.rate_hz * 0.05))  # a block per 50 ms notification interval
-    live = AnalysisPipeline("knee_to_chest_single")
+    live = AnalysisPipeline(args.exercise)
     times = []
     for start in range(0, len(samples), per_block):
         chunk = samples.slice(start, start + per_block)

@@ -8,6 +8,7 @@ touched them), GAP / CLOCK_RESET / late-sample events, gaps in the session summa
 whether the times handed to the analysis ever ran backwards.
 
     python benchmarks/fault_campaign.py [--seeds 2] [--profile ID ...] [--case NAME ...]
+                                        [--analyse-as generic]
 """
 
 from __future__ import annotations
@@ -66,7 +67,9 @@ def session_seconds(session: SimulatedSession, t_ns: np.ndarray) -> np.ndarray:
     return seconds
 
 
-def run_case(profile_id: str, link: dict, seed: int, folder: Path) -> dict:
+def run_case(
+    profile_id: str, link: dict, seed: int, folder: Path, analysed_as: str = EXERCISE
+) -> dict:
     script = MotionScript.model_validate(
         {**SCRIPT.model_dump(), "link": {**SCRIPT.link.model_dump(), **link}}
     )
@@ -76,7 +79,7 @@ def run_case(profile_id: str, link: dict, seed: int, folder: Path) -> dict:
     result = replay_all(path)
     name = result.recording.header.streams[0].name
     block = result.samples[name]
-    pipeline = AnalysisPipeline(EXERCISE, rate_hz=result.rates_hz[name])
+    pipeline = AnalysisPipeline(analysed_as, rate_hz=result.rates_hz[name])
     pipeline.process(block)
     reps = pipeline.summary().reps
     spans_ns = pipeline.t0_ns + np.array([(r.start_s, r.end_s) for r in reps]).reshape(-1, 2) * 1e9
@@ -104,6 +107,11 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--profile", action="append", default=[])
     parser.add_argument("--case", action="append", default=[])
+    parser.add_argument(
+        "--analyse-as",
+        default=EXERCISE,
+        help=f"exercise the analysis is told ({EXERCISE} is what was done; generic finds it)",
+    )
     args = parser.parse_args()
     profiles = args.profile or [
         p.id for p in load_profiles(include_user=False).values() if "gyro" in stream_channels(p)
@@ -117,7 +125,7 @@ def main() -> None:
         for case, link in cases.items():
             for profile_id in profiles:
                 for seed in range(args.seeds):
-                    row = run_case(profile_id, link, seed, Path(folder))
+                    row = run_case(profile_id, link, seed, Path(folder), args.analyse_as)
                     for key in totals:
                         totals[key] += row[key]
                     faults = dict(row["faults"], lost_notifications=row["lost"])

@@ -33,6 +33,7 @@ from monitor.analysis.exercises import (
     get_exercise,
     prescription_for,
 )
+from monitor.analysis.moves import ReturnMove, ReturnMoveFinder
 from monitor.analysis.orientation import Backend, OrientationFilter
 from monitor.analysis.programs import Program
 from monitor.analysis.reps import DetectorSettings, RepDetector
@@ -94,6 +95,8 @@ class AnalysisPipeline:
         self._calibrator: SelfCalibrator | None = None
         self._detector: RepDetector | None = None
         self._imbalance_sets: set[int] = set()
+        self._move_finder: ReturnMoveFinder | None = None
+        self._moves: list[ReturnMove] = []  # found, not yet handed to the detector
 
     # --- public API ---------------------------------------------------------------------------
     def process(self, block: SampleBlock) -> list[AnalysisEvent]:
@@ -193,6 +196,8 @@ class AnalysisPipeline:
             self.rate_hz = float(1e9 / np.median(steps))
         rate = self.rate_hz
         self._filter = OrientationFilter(rate, self.backend)
+        if self.exercise.any_direction:
+            self._move_finder = ReturnMoveFinder(rate)
         self._still_sos = _lowpass(2.0, rate)
         self._speed_sos = _lowpass(4.0, rate)
         self._speed_zi = np.zeros((self._speed_sos.shape[0], 2, 3))
@@ -262,7 +267,12 @@ class AnalysisPipeline:
                 self._filter.restart()
                 self._still_zi = sosfilt_zi(self._still_sos) * rate_norm[0]
                 self._speed_zi = sosfilt_zi(self._speed_sos)[:, :, None] * gyro[0]
-            gravity = self._filter.process(gyro, block.acc[a:b]).gravity
+                if self._move_finder:
+                    self._move_finder.restart()
+            orientation = self._filter.process(gyro, block.acc[a:b])
+            gravity = orientation.gravity
+            if self._move_finder:
+                self._moves += self._move_finder.process(t_ns[a:b], orientation.quat)
             smooth_norm, self._still_zi = sosfilt(self._still_sos, rate_norm, zi=self._still_zi)
             gyro_lp, self._speed_zi = sosfilt(self._speed_sos, gyro, axis=0, zi=self._speed_zi)
             parts.append((gravity, gyro_lp, smooth_norm < STILL_DPS))
@@ -295,13 +305,15 @@ class AnalysisPipeline:
                 )
             )
         still_buffer = np.degrees(np.linalg.norm(buffer_gyro, axis=1)) < STILL_DPS
-        self._detect(buffer_t, buffer_gravity, buffer_gyro, still_buffer, 0, events)
+        j = 0
+        while j < len(buffer_t):
+            j = self._detect(buffer_t, buffer_gravity, buffer_gyro, still_buffer, j, events)
         return i + k
 
     def _self_calibrator(self) -> SelfCalibrator:
         return SelfCalibrator(
             self.rate_hz,
-            axis_learn_deg=float(np.clip(2 * self.exercise.min_rom_deg, 8.0, 15.0)),
+            axis_learn_deg=float(np.clip(1.5 * self.exercise.min_rom_deg, 8.0, 15.0)),
             repose_s=max(3.0, 2 * self._settings.hold_target_s + 2.0),
         )
 
@@ -350,6 +362,18 @@ class AnalysisPipeline:
         return first
 
     def _detect(self, t_ns, gravity, gyro_lp, still, i, events) -> int:
+        """Detect from sample `i` on, up to a slip or to the next out-and-back move found from
+        the orientation (handed over at its sample); returns where it stopped."""
+        self._moves = [move for move in self._moves if move.found_ns >= t_ns[i]]
+        if self._moves:
+            end = int(np.searchsorted(t_ns, self._moves[0].found_ns, side="right"))
+            t_ns, gravity, gyro_lp, still = t_ns[:end], gravity[:end], gyro_lp[:end], still[:end]
+        stop = self._detect_until(t_ns, gravity, gyro_lp, still, i, events)
+        while self._moves and self._moves[0].found_ns <= t_ns[i + stop - 1]:
+            self._detector.return_move(self._moves.pop(0), events)
+        return i + stop
+
+    def _detect_until(self, t_ns, gravity, gyro_lp, still, i, events) -> int:
         t_ns, gravity, gyro_lp, still = t_ns[i:], gravity[i:], gyro_lp[i:], still[i:]
         angle = plane_angle_deg(gravity, self.calibration)
         speed = axis_rate_dps(gyro_lp, self._axis)
@@ -391,7 +415,7 @@ class AnalysisPipeline:
             self.speed_dps = float(speed[stop - 1])
         if slipped is not None:
             self._resettle(float(t_s[slipped]), gravity[slipped], float(tilt[slipped]), events)
-        return i + stop
+        return stop
 
     def _resettle(self, t_s: float, gravity: np.ndarray, tilt: float, events: list) -> None:
         """The sensor turned on the segment: the still pose now is the neutral, same axis."""

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.signal import lfilter
 
+from monitor.analysis.moves import ReturnMove
 from monitor.analysis.results import (
     AnalysisEvent,
     AnalysisWarning,
@@ -114,6 +115,8 @@ class _PendingRep:
     warnings: tuple[WarningRaised, ...]
 
 
+# what the detector follows of the rep in progress (a move's rep is built from the same fields)
+_TRACKED = ("_side", "_start_ns", "_peak", "_peak_angle", "_peak_speed", "_held_s", "_hold_done")
 MAX_WAITING = 3  # reps kept waiting for a like one (one odd rep does not lose the one before)
 
 
@@ -190,6 +193,10 @@ class RepDetector:
     _prev_t_ns: int | None = None  # the last sample processed, and its speed
     _prev_speed: float = 0.0
     _peak_tilt: float = 0.0
+    # small out-and-back moves (`return_move`): the last counted, and ones waiting for a repeat
+    _move_template: ReturnMove | None = None
+    _rep_move: ReturnMove | None = None  # the move the last rep the angle counted made
+    _moves_waiting: list[tuple[ReturnMove, _PendingRep]] = field(default_factory=list)
 
     @property
     def enter_deg(self) -> float:
@@ -364,11 +371,15 @@ class RepDetector:
         self._held_s = self._held_before_s = 0.0
         self._hold_done = False
         self._released = False
+        self._open_set(self._t(t_ns[j]), events)
+
+    def _open_set(self, t_s: float, events: list) -> None:
+        """A rep began (at `_start_ns`, seen at `t_s`): warn past the dose; open a set."""
         if self._set_open and self._reps_in_set >= self.settings.target_reps:
             events.append(
                 _warning(
                     WarningKind.TOO_MANY_REPS,
-                    self._t(t_ns[j]),
+                    t_s,
                     f"rep {self._reps_in_set + 1} of a {self.settings.target_reps}-rep set: "
                     "more is not better",
                     self._reps_in_set + 1,
@@ -383,7 +394,7 @@ class RepDetector:
                 events.append(
                     _warning(
                         WarningKind.TOO_MANY_SETS,
-                        self._t(t_ns[j]),
+                        t_s,
                         f"set {self._sets_started} started: {self.settings.target_sets} "
                         "prescribed, more is not better",
                         self._sets_started,
@@ -662,6 +673,58 @@ class RepDetector:
         self._template = shape
         return True
 
+    def return_move(self, move: ReturnMove, events: list) -> None:
+        """An out-and-back movement the whole orientation showed (`moves.py`), for a movement
+        the exercise does not describe. Where the angle saw no rep, it is one: a move too small
+        for the angle (under `enter` degrees of rotation) once a like one repeats it; a larger
+        one when it is the movement the angle's last rep made (the rest pose had shifted so
+        far that the angle missed it)."""
+        if not self.settings.confirm_by_repeat:
+            return
+        start_s, end_s = self._t(move.start_ns), self._t(move.end_ns)
+        last = self.reps[-1] if self.reps else None
+        if last is not None and start_s < last.end_s and end_s > last.start_s:
+            self._rep_move = move  # what a counted rep looks like in the whole orientation
+            return
+        if (
+            (self.out and self._start_ns < move.end_ns)
+            or self._pending is not None
+            or (self._last_end_ns is not None and move.start_ns < self._last_end_ns)
+            or any(start_s < waiting.rep.end_s for _, waiting in self._unconfirmed)
+        ):
+            return
+        if move.angle_deg >= self.enter_deg:
+            if self._rep_move is not None and move.like(self._rep_move):
+                self._confirm(self._move_rep(move, events), move.found_ns, events)
+            return
+        candidate = self._move_rep(move, events)
+        like = next((waiting for m, waiting in self._moves_waiting if move.like(m)), None)
+        if like is None and not (self._move_template and move.like(self._move_template)):
+            self._moves_waiting = [*self._moves_waiting[-(MAX_WAITING - 1) :], (move, candidate)]
+            return
+        if like is not None:
+            self._confirm(like, move.found_ns, events)
+        self._moves_waiting = []
+        self._move_template = move
+        self._confirm(candidate, move.found_ns, events)
+
+    def _move_rep(self, move: ReturnMove, events: list) -> _PendingRep:
+        """The rep a move makes (its set opened, past-the-dose warned), ready to be counted;
+        a rep the angle follows meanwhile (begun after the move) keeps its state."""
+        tracked = {name: getattr(self, name) for name in _TRACKED}
+        self._side, self._start_ns = 1, move.start_ns
+        self._peak = self._peak_angle = move.angle_deg
+        self._peak_speed = move.peak_speed_dps
+        self._held_s = move.held_s
+        self._hold_done = self._held_s >= self.settings.hold_target_s
+        self._open_set(self._t(move.found_ns), events)
+        self._last_end_ns = move.end_ns
+        rep, warnings = self._build_rep(move.end_ns)
+        if self.out:
+            for name, value in tracked.items():
+                setattr(self, name, value)
+        return _PendingRep(rep=rep, shift=0.0, warnings=tuple(warnings))
+
     def _close_set(self, t_ns: int, events: list) -> None:
         """A set ends. The next may be done with another range (a lighter dose, tiredness):
         the thresholds relax halfway and relearn from its reps."""
@@ -669,6 +732,7 @@ class RepDetector:
         floor = self.settings.min_rom_deg / self.settings.enter_fraction
         self.reference_deg = max(floor, self.settings.set_relax_fraction * self.reference_deg)
         self._unconfirmed = []
+        self._moves_waiting = []
         if self._reps_in_set == 0:  # only movements that never repeated: no set after all
             self._sets_started -= 1
             return

@@ -36,7 +36,7 @@ def load(name: str) -> tuple[SampleBlock, dict]:
     return block, record
 
 
-@pytest.mark.parametrize("name", ["s1_e1_u2", "s1_e4_u3", "s2_e4_u3"])
+@pytest.mark.parametrize("name", ["s1_e1_u2", "s1_e2_u4", "s1_e4_u3", "s1_e5_u3", "s2_e4_u3"])
 def test_counts_every_phase_exactly(name):
     block, record = load(name)
     pipeline = AnalysisPipeline("generic")
@@ -46,6 +46,25 @@ def test_counts_every_phase_exactly(name):
     for phase in record["phases"]:
         inside = (mids >= phase["start_s"]) & (mids < phase["end_s"])
         assert inside.sum() == phase["reps"], phase["execution"]
+
+
+def test_the_goal_holds_on_every_recording():
+    """Issue 3's goal on the whole development set: every phase within one rep of the
+    protocol's ten, at least 90 % of the recordings exact."""
+    index = json.loads((DATA / "index.json").read_text())
+    exact = 0
+    for record in index:
+        block, _ = load(f"s{record['subject']}_e{record['exercise']}_{record['moving_unit']}")
+        pipeline = AnalysisPipeline("generic")
+        pipeline.process(block)
+        mids = np.array([(r.start_s + r.end_s) / 2 for r in pipeline.summary().reps])
+        errors = [
+            int(((mids >= p["start_s"]) & (mids < p["end_s"])).sum()) - p["reps"]
+            for p in record["phases"]
+        ]
+        assert max(map(abs, errors)) <= 1, (record["subject"], record["exercise"], errors)
+        exact += sum(errors) == 0 and len(mids) == record["rep_count"]
+    assert exact >= 0.9 * len(index)
 
 
 def test_holds_in_correct_phase_none_in_fast_phase():
@@ -59,10 +78,28 @@ def test_holds_in_correct_phase_none_in_fast_phase():
     assert len(fast) == 10 and max(fast) < 1.5
 
 
-@settings(max_examples=5, deadline=None)
-@given(st.lists(st.integers(min_value=1, max_value=5900), min_size=1, max_size=40))
-def test_real_recording_any_chunking(cuts):
-    block, _ = load("s1_e2_u4")
+def test_low_amplitude_reps_off_the_plane_are_counted_where_they_were_made():
+    """s1_e5's low-amplitude hip extensions turned the thigh about 3 degrees, mostly about the
+    vertical: the plane angle stays at rest, the whole orientation shows each out and back."""
+    block, record = load("s1_e5_u3")
+    pipeline = AnalysisPipeline("generic")
+    pipeline.process(block)
+    low = [r for r in pipeline.summary().reps if r.start_s >= record["phases"][2]["start_s"]]
+    labelled = [b for b in record["rep_boundaries"] if b["execution_type"] == 3]
+    assert len(low) == len(labelled) == 10
+    for rep, label in zip(low, labelled, strict=True):
+        assert rep.start_s == pytest.approx(label["start_s"], abs=1.0)
+        assert rep.end_s == pytest.approx(label["end_s"], abs=1.0)
+        assert 1.5 <= rep.peak_angle_deg < 6.0 and "short" in rep.flags
+
+
+@settings(max_examples=8, deadline=None)
+@given(
+    st.sampled_from(["s1_e2_u4", "s1_e5_u3"]),
+    st.lists(st.integers(min_value=1, max_value=5900), min_size=1, max_size=40),
+)
+def test_real_recording_any_chunking(name, cuts):
+    block, _ = load(name)
     whole = AnalysisPipeline("generic")
     expected = whole.process(block)
     chunked = AnalysisPipeline("generic")
