@@ -82,7 +82,7 @@ class SelfCalibrator:
             changes = np.flatnonzero(still[i:] != still[i])
             stop = i + (int(changes[0]) if changes.size else n - i)
             if still[i]:
-                if self.neutral is not None and self._turned_deg >= self.axis_learn_deg:
+                if self.neutral is not None and self._moved_enough(gravity[i]):
                     found = self._try_axis()  # the first movement reached a pause
                     if found is not None:
                         return found, i
@@ -114,6 +114,14 @@ class SelfCalibrator:
                             return found, stop
             i = stop
         return None
+
+    def _moved_enough(self, gravity: FloatArray) -> bool:
+        """Turned far enough to learn the axis from: by the moving samples' rotation, or, for a
+        movement so slow that much of it looked still, by how far the pose now is from neutral."""
+        if self._turned_deg == 0.0:
+            return False
+        away = np.degrees(np.arccos(np.clip(float(gravity @ self.neutral), -1.0, 1.0)))
+        return max(self._turned_deg, away) >= self.axis_learn_deg
 
     def buffered(self) -> tuple[np.ndarray, FloatArray, FloatArray]:
         """Samples kept since the neutral pose: t_ns, gravity, gyro."""

@@ -33,6 +33,9 @@ def analyse(name: str, exercise: str):
         ("polar_verity_sense_knee_to_chest", "knee_to_chest_single"),
         ("witmotion_wt901ble_pelvic_tilt", "pelvic_tilt"),
         ("metamotion_s_lower_trunk_rotation", "lower_trunk_rotation"),
+        # a 12-degree movement the analysis is not told: learned from its first rep, which
+        # counts (its hold was once taken for the rest pose and every rep was off by one)
+        ("witmotion_wt901ble_pelvic_tilt", "generic"),
     ],
 )
 def test_reps_match_truth(name, exercise):

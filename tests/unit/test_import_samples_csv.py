@@ -66,7 +66,7 @@ def test_import_export_and_never_calibrated(tmp_path: Path) -> None:
     still = tmp_path / "still"
     still.mkdir()
     block = channel(25.0, "acc")
-    calm = type(block)(t_ns=block.t_ns[:200], acc=block.acc[:200])  # lead-in only
+    calm = type(block)(t_ns=block.t_ns[:100], acc=block.acc[:100])  # still: before the first rep
     files = metabase.write(still, [calm])
     text = to_samples_csv(open_input(files[0]), prescription_for(get_exercise("generic")))
     rows = [line for line in text.splitlines()[1:] if not line.startswith("#")]
