@@ -4,6 +4,10 @@ A still neutral pose fixes the reference gravity direction; the axis of motion i
 axis of the angular velocity over the first movement (the guided first rep, or simply the first
 rep when no explicit step is made). The angle is then the rotation of gravity about that axis, seen
 in the sensor frame: independent of how the sensor is strapped on and free of heading drift.
+When the axis is close to vertical (a seated trunk rotation with the sensor on the chest), gravity
+cannot see the movement: the angle is then the orientation filter's turn about the axis from the
+neutral pose, which carries the filter's slow heading drift (the rep detector's rest pose follows
+it between reps).
 """
 
 from __future__ import annotations
@@ -14,6 +18,33 @@ import numpy as np
 
 from monitor.analysis.results import Calibration
 from monitor.core.samples import FloatArray
+
+MIN_PLANE_QUALITY = 0.35  # below: the movement is nearly horizontal, gravity cannot resolve it
+
+
+def segment_angle_deg(
+    gravity: FloatArray, quat: FloatArray, calibration: Calibration
+) -> FloatArray:
+    """The segment's signed angle from neutral about the calibrated axis: from gravity, or from
+    the orientation when the calibration says gravity cannot resolve it."""
+    if calibration.neutral_orientation is None:
+        return plane_angle_deg(gravity, calibration)
+    return turn_angle_deg(quat, calibration)
+
+
+def turn_angle_deg(quat: FloatArray, calibration: Calibration) -> FloatArray:
+    """Turn about the axis from the neutral orientation (the twist of the relative rotation),
+    signed like `plane_angle_deg` (gravity turns against the sensor)."""
+    w0, x0, y0, z0 = calibration.neutral_orientation
+    w, x, y, z = quat[:, 0], quat[:, 1], quat[:, 2], quat[:, 3]
+    # conj(neutral) * quat: the rotation from the neutral pose, in the neutral sensor frame
+    rw = w0 * w + x0 * x + y0 * y + z0 * z
+    rx = w0 * x - x0 * w - y0 * z + z0 * y
+    ry = w0 * y + x0 * z - y0 * w - z0 * x
+    rz = w0 * z - x0 * y + y0 * x - z0 * w
+    ax, ay, az = calibration.axis
+    along = rx * ax + ry * ay + rz * az
+    return -np.degrees(2 * np.arctan2(along * np.sign(rw + (rw == 0)), np.abs(rw)))
 
 
 def plane_angle_deg(gravity: FloatArray, calibration: Calibration) -> FloatArray:
@@ -68,15 +99,30 @@ class SelfCalibrator:
     neutral_t_ns: int = 0
     _cov: FloatArray = field(default_factory=lambda: np.zeros((3, 3)))
     _turned_deg: float = 0.0
-    _buffer: list[tuple[np.ndarray, FloatArray, FloatArray]] = field(default_factory=list)
+    neutral_quat: FloatArray | None = None
+    _quat_tail: FloatArray = field(default_factory=lambda: np.empty((0, 4)))
+    _buffer: list[tuple[np.ndarray, FloatArray, FloatArray, FloatArray]] = field(
+        default_factory=list
+    )
 
     def update(
-        self, t_ns: np.ndarray, gravity: FloatArray, gyro: FloatArray, still: np.ndarray
+        self,
+        t_ns: np.ndarray,
+        gravity: FloatArray,
+        gyro: FloatArray,
+        still: np.ndarray,
+        quat: FloatArray,
     ) -> tuple[Calibration, int] | None:
         """Once both are known: (calibration, index of the first sample after the buffer)."""
         n = len(t_ns)
         need = max(1, round(self.neutral_still_s * self.rate_hz))
         repose = max(need, round(self.repose_s * self.rate_hz))
+        # the orientation half a still run's minimum before its end: settled, not yet moving
+        # (the still flags lag the movement's start); the samples before the block included
+        settled = round(self.neutral_still_s * self.rate_hz / 2)
+        history = np.concatenate((self._quat_tail, quat))
+        self._quat_tail = history[-settled - 1 :]
+        behind = len(history) - n - settled
         i = 0
         while i < n:
             changes = np.flatnonzero(still[i:] != still[i])
@@ -90,9 +136,9 @@ class SelfCalibrator:
                 self._still_sum += gravity[i:stop].sum(axis=0)
                 settled = self._still_run >= need and self._turned_deg == 0.0
                 if settled or (self._still_run >= repose and self.neutral is not None):
-                    self._set_neutral(int(t_ns[stop - 1]))  # (new) neutral pose
+                    self._set_neutral(int(t_ns[stop - 1]), history[max(0, behind + stop - 1)])
                 elif self.neutral is not None:
-                    self._keep(t_ns[i:stop], gravity[i:stop], gyro[i:stop])
+                    self._keep(t_ns[i:stop], gravity[i:stop], gyro[i:stop], quat[i:stop])
             else:
                 self._still_run = 0
                 self._still_sum = np.zeros(3)
@@ -107,7 +153,7 @@ class SelfCalibrator:
                         stop = i + int(over[0]) + 1
                     self._cov += gyro[i:stop].T @ gyro[i:stop]
                     self._turned_deg = float(turned[stop - i - 1])
-                    self._keep(t_ns[i:stop], gravity[i:stop], gyro[i:stop])
+                    self._keep(t_ns[i:stop], gravity[i:stop], gyro[i:stop], quat[i:stop])
                     if long_move:
                         found = self._try_axis()  # a long movement without a pause
                         if found is not None:
@@ -123,22 +169,25 @@ class SelfCalibrator:
         away = np.degrees(np.arccos(np.clip(float(gravity @ self.neutral), -1.0, 1.0)))
         return max(self._turned_deg, away) >= self.axis_learn_deg
 
-    def buffered(self) -> tuple[np.ndarray, FloatArray, FloatArray]:
-        """Samples kept since the neutral pose: t_ns, gravity, gyro."""
+    def buffered(self) -> tuple[np.ndarray, FloatArray, FloatArray, FloatArray]:
+        """Samples kept since the neutral pose: t_ns, gravity, gyro, orientation."""
         if not self._buffer:
-            return np.empty(0, np.int64), np.empty((0, 3)), np.empty((0, 3))
+            return np.empty(0, np.int64), np.empty((0, 3)), np.empty((0, 3)), np.empty((0, 4))
         return tuple(np.concatenate(parts) for parts in zip(*self._buffer, strict=True))
 
-    def _set_neutral(self, t_ns: int) -> None:
+    def _set_neutral(self, t_ns: int, quat: FloatArray) -> None:
         mean = self._still_sum / max(self._still_run, 1)
         self.neutral = mean / np.linalg.norm(mean)
+        self.neutral_quat = quat.copy()
         self.neutral_t_ns = t_ns
         self._cov = np.zeros((3, 3))
         self._turned_deg = 0.0
         self._buffer.clear()
 
-    def _keep(self, t_ns: np.ndarray, gravity: FloatArray, gyro: FloatArray) -> None:
-        self._buffer.append((t_ns.copy(), gravity.copy(), gyro.copy()))
+    def _keep(
+        self, t_ns: np.ndarray, gravity: FloatArray, gyro: FloatArray, quat: FloatArray
+    ) -> None:
+        self._buffer.append((t_ns.copy(), gravity.copy(), gyro.copy(), quat.copy()))
         limit = int(self.max_buffer_s * 1e9)
         while len(self._buffer) > 1 and self._buffer[-1][0][-1] - self._buffer[0][0][-1] > limit:
             self._buffer.pop(0)
@@ -151,12 +200,16 @@ class SelfCalibrator:
             self._turned_deg = 0.0
             return None
         axis = vectors[:, -1]
-        calibration = make_calibration(self.neutral, axis, method="self", t_s=0.0)
-        _, gravity, _ = self.buffered()
-        angles = plane_angle_deg(gravity, calibration)
+        calibration = make_calibration(
+            self.neutral, axis, method="self", t_s=0.0, neutral_quat=self.neutral_quat
+        )
+        _, gravity, _, quat = self.buffered()
+        angles = segment_angle_deg(gravity, quat, calibration)
         extreme = float(angles[np.argmax(np.abs(angles))]) if angles.size else 1.0
         if extreme < 0:
-            calibration = make_calibration(self.neutral, -axis, method="self", t_s=0.0)
+            calibration = make_calibration(
+                self.neutral, -axis, method="self", t_s=0.0, neutral_quat=self.neutral_quat
+            )
         return calibration.model_copy(update={"rom_deg": round(abs(extreme), 6)})
 
 
@@ -167,12 +220,20 @@ def make_calibration(
     method: str,
     t_s: float,
     rom_deg: float = 0.0,
+    neutral_quat: FloatArray | None = None,
 ) -> Calibration:
+    """A calibration from a neutral gravity direction and an axis; when the axis is too close
+    to vertical for gravity to resolve (`MIN_PLANE_QUALITY`) and the neutral orientation is
+    known, the angle will come from the orientation (`neutral_orientation`)."""
     # Rounded so sums taken over differently split blocks give the very same calibration.
     axis = np.round(np.asarray(axis, dtype=np.float64) / np.linalg.norm(axis), 9)
     neutral = np.asarray(neutral_gravity, dtype=np.float64)
     neutral = np.round(neutral / np.linalg.norm(neutral), 9)
     quality = float(np.linalg.norm(neutral - (neutral @ axis) * axis))
+    orientation = None
+    if quality < MIN_PLANE_QUALITY and neutral_quat is not None:
+        q = np.asarray(neutral_quat, dtype=np.float64)
+        orientation = tuple(float(x) for x in np.round(q / np.linalg.norm(q), 9))
     return Calibration(
         neutral_gravity=tuple(float(x) for x in neutral),
         axis=tuple(float(x) for x in axis),
@@ -180,4 +241,5 @@ def make_calibration(
         method=method,
         t_s=t_s,
         plane_quality=round(quality, 6),
+        neutral_orientation=orientation,
     )

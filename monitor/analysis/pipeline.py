@@ -15,16 +15,18 @@ and summary; memory is bounded (the calibration buffer is capped, the rest is pe
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.signal import butter, sosfilt, sosfilt_zi
 
 from monitor.analysis.calibration import (
+    MIN_PLANE_QUALITY,
     SelfCalibrator,
     axis_rate_dps,
     make_calibration,
     out_of_plane_deg,
-    plane_angle_deg,
+    segment_angle_deg,
 )
 from monitor.analysis.exercises import (
     Exercise,
@@ -58,8 +60,24 @@ RATE_ESTIMATE_SAMPLES = 16  # samples buffered at the start to measure the sampl
 STILL_DPS = 10.0  # smoothed angular speed under which the segment counts as still
 SLIP_DEG = 30.0  # change of the out-of-plane tilt that means the sensor turned on the segment
 SLIP_STILL_S = 1.0  # ... held still this long (not a passing wobble)
-MIN_PLANE_QUALITY = 0.35  # below: the movement is nearly horizontal, gravity cannot resolve it
 SIGNAL_GAP_S = 0.5  # no samples for longer: the signal was lost (a warning, a fresh orientation)
+
+
+@dataclass(frozen=True, slots=True)
+class _Filtered:
+    """A block's samples as the analysis uses them."""
+
+    t_ns: np.ndarray
+    gravity: np.ndarray  # up in the sensor frame
+    quat: np.ndarray  # orientation, scalar first, sensor to earth
+    gyro_lp: np.ndarray  # low-passed angular rate, rad/s
+    still: np.ndarray  # bool: the smoothed angular speed is low
+
+    def __len__(self) -> int:
+        return len(self.t_ns)
+
+    def __getitem__(self, rows: slice) -> _Filtered:
+        return _Filtered(*(getattr(self, name)[rows] for name in self.__slots__))
 
 
 def _lowpass(cutoff_hz: float, rate_hz: float) -> np.ndarray:
@@ -237,19 +255,18 @@ class AnalysisPipeline:
 
     def _run(self, block: SampleBlock) -> list[AnalysisEvent]:
         events: list[AnalysisEvent] = list(self._signal.process(block.t_ns, self.t0_ns))
-        gravity, gyro_lp, still = self._filtered(block)
+        samples = self._filtered(block)
         self.last_t_ns = int(block.t_ns[-1])
-        t_ns = block.t_ns
-        i, n = 0, len(t_ns)
-        while i < n:
+        i = 0
+        while i < len(samples):
             if self._detector is None or self._calibrator is not None:
-                i = self._calibrate(t_ns, gravity, gyro_lp, still, i, events)
+                i = self._calibrate(samples, i, events)
             else:
-                i = self._detect(t_ns, gravity, gyro_lp, still, i, events)
+                i = self._detect(samples, i, events)
         return self._record(events)
 
-    def _filtered(self, block: SampleBlock) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Gravity in the sensor frame, the low-passed gyro and the still flags of `block`.
+    def _filtered(self, block: SampleBlock) -> _Filtered:
+        """Gravity, orientation, low-passed gyro and still flags of `block`.
         Each filter starts afresh after a loss of signal: what the segment did while no
         samples came can be neither integrated (orientation) nor smoothed over (speed)."""
         t_ns = block.t_ns
@@ -270,24 +287,26 @@ class AnalysisPipeline:
                 if self._move_finder:
                     self._move_finder.restart()
             orientation = self._filter.process(gyro, block.acc[a:b])
-            gravity = orientation.gravity
             if self._move_finder:
                 self._moves += self._move_finder.process(t_ns[a:b], orientation.quat)
             smooth_norm, self._still_zi = sosfilt(self._still_sos, rate_norm, zi=self._still_zi)
             gyro_lp, self._speed_zi = sosfilt(self._speed_sos, gyro, axis=0, zi=self._speed_zi)
-            parts.append((gravity, gyro_lp, smooth_norm < STILL_DPS))
-        gravity, gyro_lp, still = (np.concatenate(column) for column in zip(*parts, strict=True))
-        return gravity, gyro_lp, still
+            parts.append((orientation.gravity, orientation.quat, gyro_lp, smooth_norm < STILL_DPS))
+        columns = (np.concatenate(column) for column in zip(*parts, strict=True))
+        return _Filtered(t_ns, *columns)
 
-    def _calibrate(self, t_ns, gravity, gyro_lp, still, i, events) -> int:
+    def _calibrate(self, samples: _Filtered, i: int, events: list) -> int:
         if self._calibrator is None:
             self._calibrator = self._self_calibrator()
-        found = self._calibrator.update(t_ns[i:], gravity[i:], gyro_lp[i:], still[i:])
+        rest = samples[i:]
+        found = self._calibrator.update(
+            rest.t_ns, rest.gravity, rest.gyro_lp, rest.still, rest.quat
+        )
         if found is None:
-            return len(t_ns)
+            return len(samples)
         calibration, k = found
-        buffer_t, buffer_gravity, buffer_gyro = self._calibrator.buffered()
-        done_ns = int(buffer_t[-1]) if len(buffer_t) else int(t_ns[i + k])
+        buffer_t, buffer_gravity, buffer_gyro, buffer_quat = self._calibrator.buffered()
+        done_ns = int(buffer_t[-1]) if len(buffer_t) else int(samples.t_ns[i + k])
         calibration = calibration.model_copy(update={"t_s": (done_ns - self.t0_ns) / 1e9})
         self._calibrator = None
         if self._detector is not None:
@@ -299,15 +318,16 @@ class AnalysisPipeline:
                 warning_event(
                     WarningKind.CALIBRATION,
                     calibration.t_s,
-                    "the movement is close to horizontal: the angle is unreliable; "
-                    "check the sensor placement",
+                    "the movement turns about the vertical, where gravity cannot see it: the "
+                    "angle comes from the gyroscope and drifts slowly; recalibrate if it wanders",
                     calibration.plane_quality,
                 )
             )
         still_buffer = np.degrees(np.linalg.norm(buffer_gyro, axis=1)) < STILL_DPS
+        buffered = _Filtered(buffer_t, buffer_gravity, buffer_quat, buffer_gyro, still_buffer)
         j = 0
-        while j < len(buffer_t):
-            j = self._detect(buffer_t, buffer_gravity, buffer_gyro, still_buffer, j, events)
+        while j < len(buffered):
+            j = self._detect(buffered, j, events)
         return i + k
 
     def _self_calibrator(self) -> SelfCalibrator:
@@ -361,22 +381,23 @@ class AnalysisPipeline:
         events.append(Calibrated(t_s=first.t_s, calibration=self.calibration))
         return first
 
-    def _detect(self, t_ns, gravity, gyro_lp, still, i, events) -> int:
+    def _detect(self, samples: _Filtered, i: int, events: list) -> int:
         """Detect from sample `i` on, up to a slip or to the next out-and-back move found from
         the orientation (handed over at its sample); returns where it stopped."""
-        self._moves = [move for move in self._moves if move.found_ns >= t_ns[i]]
+        self._moves = [move for move in self._moves if move.found_ns >= samples.t_ns[i]]
+        part = samples[i:]
         if self._moves:
-            end = int(np.searchsorted(t_ns, self._moves[0].found_ns, side="right"))
-            t_ns, gravity, gyro_lp, still = t_ns[:end], gravity[:end], gyro_lp[:end], still[:end]
-        stop = self._detect_until(t_ns, gravity, gyro_lp, still, i, events)
-        while self._moves and self._moves[0].found_ns <= t_ns[i + stop - 1]:
+            end = int(np.searchsorted(part.t_ns, self._moves[0].found_ns, side="right"))
+            part = part[:end]
+        stop = self._detect_until(part, events)
+        while self._moves and self._moves[0].found_ns <= part.t_ns[stop - 1]:
             self._detector.return_move(self._moves.pop(0), events)
         return i + stop
 
-    def _detect_until(self, t_ns, gravity, gyro_lp, still, i, events) -> int:
-        t_ns, gravity, gyro_lp, still = t_ns[i:], gravity[i:], gyro_lp[i:], still[i:]
-        angle = plane_angle_deg(gravity, self.calibration)
-        speed = axis_rate_dps(gyro_lp, self._axis)
+    def _detect_until(self, samples: _Filtered, events: list) -> int:
+        t_ns, gravity, still = samples.t_ns, samples.gravity, samples.still
+        angle = segment_angle_deg(gravity, samples.quat, self.calibration)
+        speed = axis_rate_dps(samples.gyro_lp, self._axis)
         t_s = (t_ns - self.t0_ns) / 1e9
         detector = self._detector
         tilt = np.abs(out_of_plane_deg(gravity, self._axis) - self._neutral_tilt)
@@ -414,10 +435,12 @@ class AnalysisPipeline:
             self.angle_deg = float(angle[stop - 1])
             self.speed_dps = float(speed[stop - 1])
         if slipped is not None:
-            self._resettle(float(t_s[slipped]), gravity[slipped], float(tilt[slipped]), events)
+            self._resettle(
+                float(t_s[slipped]), samples[slipped : slipped + 1], tilt[slipped], events
+            )
         return stop
 
-    def _resettle(self, t_s: float, gravity: np.ndarray, tilt: float, events: list) -> None:
+    def _resettle(self, t_s: float, pose: _Filtered, tilt: float, events: list) -> None:
         """The sensor turned on the segment: the still pose now is the neutral, same axis."""
         events.append(
             warning_event(
@@ -429,11 +452,12 @@ class AnalysisPipeline:
             )
         )
         calibration = make_calibration(
-            gravity,
+            pose.gravity[0],
             self._axis,
             method=self.calibration.method,
             t_s=t_s,
             rom_deg=self.calibration.rom_deg,
+            neutral_quat=pose.quat[0],
         )
         self._detector.reset_pose()
         self._calibrated(calibration, range_pending=self._range_pending)

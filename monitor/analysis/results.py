@@ -45,6 +45,12 @@ class Calibration(BaseModel):
     plane_quality: float = Field(
         1.0, description="how well gravity resolves the angle: 1 vertical plane, 0 horizontal"
     )
+    neutral_orientation: tuple[float, float, float, float] | None = Field(
+        None,
+        description="orientation at the neutral pose (quaternion, scalar first) on this "
+        "session's heading; set when the movement turns about the vertical, where gravity "
+        "cannot see it: the angle is then the turn about the axis from it",
+    )
 
 
 class Rep(BaseModel):

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from monitor import __version__
-from monitor.analysis.calibration import plane_angle_deg
+from monitor.analysis.calibration import segment_angle_deg as angle_from
 from monitor.analysis.exercises import Prescription
 from monitor.analysis.orientation import OrientationFilter
 from monitor.analysis.pipeline import AnalysisPipeline
@@ -43,12 +43,14 @@ def segment_angle_deg(block: SampleBlock, prescription: Prescription) -> np.ndar
     if not calibrations:
         return angle
     orientation = OrientationFilter(pipeline.rate_hz, pipeline.backend)
-    gravity = orientation.process(block.gyro, block.acc).gravity
+    filtered = orientation.process(block.gyro, block.acc)
     t_s = (block.t_ns - pipeline.t0_ns) / 1e9
     in_force = np.searchsorted([c.t_s for c in calibrations[1:]], t_s, side="right")
     for index, event in enumerate(calibrations):
         chosen = in_force == index
-        angle[chosen] = plane_angle_deg(gravity[chosen], event.calibration)
+        angle[chosen] = angle_from(
+            filtered.gravity[chosen], filtered.quat[chosen], event.calibration
+        )
     return angle
 
 
