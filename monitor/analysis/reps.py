@@ -117,6 +117,7 @@ class _PendingRep:
 
 # what the detector follows of the rep in progress (a move's rep is built from the same fields)
 _TRACKED = ("_side", "_start_ns", "_peak", "_peak_angle", "_peak_speed", "_held_s", "_hold_done")
+MOVES_ALIKE = 3  # a small move (`return_move`) counts as the third alike: two fidgets may match
 MAX_WAITING = 3  # reps kept waiting for a like one (one odd rep does not lose the one before)
 
 
@@ -676,7 +677,8 @@ class RepDetector:
     def return_move(self, move: ReturnMove, events: list) -> None:
         """An out-and-back movement the whole orientation showed (`moves.py`), for a movement
         the exercise does not describe. Where the angle saw no rep, it is one: a move too small
-        for the angle (under `enter` degrees of rotation) once a like one repeats it; a larger
+        for the angle (under `enter` degrees of rotation) once it is the third alike (then
+        each next like one counts at once); a larger
         one when it is the movement the angle's last rep made (the rest pose had shifted so
         far that the angle missed it)."""
         if not self.settings.confirm_by_repeat:
@@ -698,12 +700,13 @@ class RepDetector:
                 self._confirm(self._move_rep(move, events), move.found_ns, events)
             return
         candidate = self._move_rep(move, events)
-        like = next((waiting for m, waiting in self._moves_waiting if move.like(m)), None)
-        if like is None and not (self._move_template and move.like(self._move_template)):
+        like = [waiting for m, waiting in self._moves_waiting if move.like(m)]
+        repeated = len(like) + 1 >= MOVES_ALIKE
+        if not repeated and not (self._move_template and move.like(self._move_template)):
             self._moves_waiting = [*self._moves_waiting[-(MAX_WAITING - 1) :], (move, candidate)]
             return
-        if like is not None:
-            self._confirm(like, move.found_ns, events)
+        for waiting in like if repeated else []:
+            self._confirm(waiting, move.found_ns, events)
         self._moves_waiting = []
         self._move_template = move
         self._confirm(candidate, move.found_ns, events)

@@ -56,7 +56,8 @@ def test_a_described_exercise_does_not_count_turns_off_its_movement():
 def test_one_off_turns_and_turns_that_stay_are_not_reps():
     turns = np.concatenate(
         (
-            excursion(3.0, 0.5, 4.0, 6.0),  # one out-and-back, never repeated
+            excursion(3.0, 0.5, 4.0, 6.0),  # two out-and-backs alike: fidgets, not a set
+            excursion(2.5, 0.5, 4.0, 6.0),
             ramp(4.0, 0.5),  # a turn that stays: a new resting pose
             np.full(round(20 * RATE), 4.0),
             4.0 + ramp(1.0, 0.3),  # wobbles under the smallest move
