@@ -2,6 +2,13 @@
 
 The analysed session is stored in the history like `monitor export` does (the same file again
 updates its session), unless `--no-history`.
+
+A recording of a program session holds the user's steps through the program (next / previous
+exercise, calibrate, pause: monitor.session.program_steps). With `--program` of several items,
+no `--item`, and a recording that holds steps, every item the steps visited is analysed over its
+own stretches and printed: `--json` gives `{"program": {...}, "rep_count": total, "items":
+[{"item": N, <the one-item summary>}, ...]}` (N 1-based), the table one section per item.
+Otherwise the output is one item's summary, analysed over the whole input, as always.
 """
 
 from __future__ import annotations
@@ -13,12 +20,21 @@ from pathlib import Path
 
 from monitor.analysis.exercises import exercise_library, get_exercise
 from monitor.analysis.pipeline import AnalysisPipeline
-from monitor.analysis.programs import load_program
+from monitor.analysis.programs import Program, load_program
 from monitor.analysis.results import AnalysisSummary
-from monitor.cli.export import analyse_with_trace, keep_in_history, session_summary
+from monitor.cli.export import (
+    analyse_with_trace,
+    followed_steps,
+    keep_in_history,
+    program_item,
+    run_program,
+    session_summary,
+)
+from monitor.core import SampleBlock
 from monitor.errors import InputFileError
+from monitor.session.program_steps import Step
 from monitor.session.summary import program_ref
-from monitor.sources.inputs import INPUT_FORMATS, open_input
+from monitor.sources.inputs import INPUT_FORMATS, LoadedInput, open_input
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -46,9 +62,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="exercise id (default: the one the recording names, else generic)",
     )
-    target.add_argument("--program", type=Path, help="program file; analyses one of its items")
+    target.add_argument(
+        "--program",
+        type=Path,
+        help="program file; analyses one of its items, or every item the recording's program "
+        "steps visited",
+    )
     parser.add_argument(
-        "--item", type=int, default=1, help="which exercise of the program (1-based, default 1)"
+        "--item",
+        type=int,
+        help="which exercise of the program (1-based); default: every item the recording's "
+        "steps visited, else 1",
     )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument(
@@ -64,31 +88,71 @@ def run(args: argparse.Namespace) -> int:
     program = None
     if args.program is not None:
         program = load_program(args.program)
-        if not 1 <= args.item <= len(program.exercises):
-            raise InputFileError(
-                f"{args.program}: --item {args.item}: expected 1..{len(program.exercises)}"
-            )
-        pipeline = AnalysisPipeline(program, item=args.item - 1)
+        item = program_item(program, args.program, args.item)
+        steps = followed_steps(program, args.item, loaded)
+        if steps:
+            return run_items(args, loaded, program, steps)
+        pipeline = AnalysisPipeline(program, item=item)
     else:
         exercise_id = args.exercise or loaded.metadata.exercise or "generic"
         pipeline = AnalysisPipeline(get_exercise(exercise_id, exercise_library()))
-    for block in loaded:
-        if block.acc is None or block.gyro is None:
-            raise InputFileError(
-                f"{args.input}: stream {loaded.primary!r} has no "
-                f"{'accelerometer' if block.acc is None else 'gyroscope'} samples; the "
-                "analysis needs both"
-            )
+    for block in analysed_blocks(args.input, loaded):
         trace = analyse_with_trace(pipeline, block)
     summary = pipeline.summary()
     if not args.no_history and loaded.blocks:
         ref = program_ref(program) if program is not None else None
-        analysed = (summary, pipeline.prescription)
+        analysed = [(summary, pipeline.prescription)]
         keep_in_history(session_summary(args.input, loaded, analysed, ref, trace), args.input)
     if args.json:
         print(json.dumps(summary.model_dump(mode="json"), indent=1))
     else:
         print_table(summary, args.input)
+    return 0
+
+
+def analysed_blocks(source: Path, loaded: LoadedInput) -> list[SampleBlock]:
+    """The primary stream's blocks; a one-line error if it lacks acc or gyro samples."""
+    for block in loaded:
+        if block.acc is None or block.gyro is None:
+            raise InputFileError(
+                f"{source}: stream {loaded.primary!r} has no "
+                f"{'accelerometer' if block.acc is None else 'gyroscope'} samples; the "
+                "analysis needs both"
+            )
+    return loaded.blocks
+
+
+def run_items(
+    args: argparse.Namespace, loaded: LoadedInput, program: Program, steps: list[Step]
+) -> int:
+    """Every item the recorded steps visited, each over its own stretches (module docstring)."""
+    blocks = analysed_blocks(args.input, loaded)
+    if not blocks:
+        raise InputFileError(f"{args.input}: no samples to analyse")
+    run, trace = run_program(args.input, blocks[0], program, steps)
+    results = run.results()
+    ref = program_ref(program)
+    if not args.no_history:
+        keep_in_history(session_summary(args.input, loaded, results, ref, trace), args.input)
+    numbers = [index + 1 for index in run.visited()]
+    items = [(n, summary) for n, (summary, _) in zip(numbers, results, strict=True)]
+    if args.json:
+        document = {
+            "program": ref.model_dump(mode="json"),
+            "rep_count": sum(summary.rep_count for _, summary in items),
+            "items": [{"item": n, **summary.model_dump(mode="json")} for n, summary in items],
+        }
+        print(json.dumps(document, indent=1))
+        return 0
+    from rich.console import Console
+
+    console = Console()
+    total = len(program.exercises)
+    for number, summary in items:
+        console.rule(f"item {number} of {total}")
+        print_table(summary, args.input)
+    if not items:
+        console.print(f"{args.input}: no item of the program had samples to analyse")
     return 0
 
 

@@ -2,7 +2,10 @@
 
 INPUT is a recording (`.mrec`), a CSV, or the id of a session in the history. A file is analysed
 (the exercise or program from the recording's header, or `--exercise` / `--program`), stored in
-the history (the same file again updates its session) and exported. INPUT may also be another
+the history (the same file again updates its session) and exported. A recording of a program
+session holds the user's steps through the program (monitor.session.program_steps): with
+`--program` of several items and no `--item`, the summary has every item the steps visited,
+each analysed over its own stretches, as the session screen's summary has. INPUT may also be another
 app's export (`--input-format`, default: told from the content). `samples-csv` writes the samples
 and the segment angle instead of the summary (monitor.session.samples_csv).
 """
@@ -17,12 +20,13 @@ from pathlib import Path
 from monitor import __version__
 from monitor.analysis.exercises import Prescription, get_exercise, prescription_for
 from monitor.analysis.pipeline import AnalysisPipeline
-from monitor.analysis.programs import load_program
+from monitor.analysis.programs import Program, load_program
 from monitor.analysis.results import AnalysisSummary
 from monitor.core.samples import SampleBlock
 from monitor.errors import InputFileError, MonitorError
 from monitor.session.export import FORMATS, export
 from monitor.session.history import open_history
+from monitor.session.program_steps import ProgramRun, Step, steps_from_events
 from monitor.session.samples_csv import FORMAT as SAMPLES_CSV
 from monitor.session.samples_csv import write_samples_csv
 from monitor.session.summary import (
@@ -43,7 +47,7 @@ TRACE_POINTS = 1500  # angle samples kept for the chart
 
 
 def resolve_prescription(
-    exercise: str | None, program: Path | None, item: int, recorded: tuple[str, str]
+    exercise: str | None, program: Path | None, item: int | None, recorded: tuple[str, str]
 ) -> tuple[Prescription, ProgramRef | None]:
     """The prescription to analyse with and the program it came from: the command line first,
     then the exercise id the recording's header names, else `generic`. The header's program is
@@ -60,10 +64,44 @@ def resolve_prescription(
     if program is None:
         return prescription_for(get_exercise(exercise)), None
     loaded = load_program(program)
-    prescriptions = loaded.prescriptions()
-    if not 1 <= item <= len(prescriptions):
-        raise InputFileError(f"{program}: --item {item}: expected 1..{len(prescriptions)}")
-    return prescriptions[item - 1], program_ref(loaded)
+    return loaded.prescriptions()[program_item(loaded, program, item)], program_ref(loaded)
+
+
+def program_item(program: Program, path: Path, item: int | None) -> int:
+    """The 0-based index of `--item` (1-based, default 1); a one-line error when out of range."""
+    number = 1 if item is None else item
+    if not 1 <= number <= len(program.exercises):
+        raise InputFileError(f"{path}: --item {number}: expected 1..{len(program.exercises)}")
+    return number - 1
+
+
+def followed_steps(program: Program | None, item: int | None, opened: LoadedInput) -> list[Step]:
+    """The recorded program steps to analyse by: a program of several items without `--item`,
+    over a file that holds steps. Otherwise none: one item over the whole file, as always."""
+    if program is None or item is not None or len(program.exercises) < 2:
+        return []
+    return steps_from_events(opened.events)
+
+
+def run_program(
+    path: Path, block: SampleBlock, program: Program, steps: list[Step]
+) -> tuple[ProgramRun, AngleTrace | None]:
+    """Every item of `program` over the stretches `steps` give it (one pipeline per item, on
+    the session clock); a step that cannot be applied is one warning line. Also the chart's
+    angle trace, from whichever item had each stretch."""
+    run = ProgramRun(program.prescriptions(), steps=steps, keep_angles=True)
+    try:
+        run.process(block)
+    except ValueError as error:  # e.g. timestamps that do not advance
+        raise InputFileError(f"{path}: cannot analyse: {error}") from None
+    run.finish()
+    for warning in run.warnings:
+        print(f"monitor: warning: {path}: {warning}", file=sys.stderr)
+    t_ns, angle = run.angles()
+    if len(t_ns) == 0:
+        return run, None
+    t_s = (t_ns - block.t_ns[0]) / 1e9
+    return run, decimate_trace(t_s, angle, max_points=TRACE_POINTS)
 
 
 def analyse_with_trace(pipeline: AnalysisPipeline, block: SampleBlock) -> AngleTrace | None:
@@ -81,7 +119,7 @@ def summarize_file(
     *,
     exercise: str | None = None,
     program: Path | None = None,
-    item: int = 1,
+    item: int | None = None,
     input_format: str = "auto",
 ) -> SessionSummary:
     """Analyse a recording or CSV into a session summary."""
@@ -89,48 +127,52 @@ def summarize_file(
     meta = opened.metadata
     for warning in meta.warnings:
         print(f"monitor: warning: {warning}", file=sys.stderr)
-    prescription, program_ref = resolve_prescription(
-        exercise, program, item, (meta.exercise, meta.program)
-    )
+    loaded_program = load_program(program) if program is not None else None
+    steps = followed_steps(loaded_program, item, opened)
     block = opened.blocks[0] if opened.blocks else None
     if block is None or len(block) < 2 or block.acc is None or block.gyro is None:
         raise InputFileError(f"{path}: no accelerometer and gyroscope samples to analyse")
+    if loaded_program is not None and steps:
+        run, trace = run_program(path, block, loaded_program, steps)
+        ref = program_ref(loaded_program)
+        return session_summary(path, opened, run.results(), ref, trace)
+    prescription, ref = resolve_prescription(exercise, program, item, (meta.exercise, meta.program))
     pipeline = AnalysisPipeline(prescription)
     try:
         trace = analyse_with_trace(pipeline, block)
     except ValueError as error:  # e.g. timestamps that do not advance
         raise InputFileError(f"{path}: cannot analyse: {error}") from None
-    return session_summary(path, opened, (pipeline.summary(), prescription), program_ref, trace)
+    return session_summary(path, opened, [(pipeline.summary(), prescription)], ref, trace)
 
 
 def session_summary(
     path: Path,
     opened: LoadedInput,
-    analysed: tuple[AnalysisSummary, Prescription],
+    analysed: list[tuple[AnalysisSummary, Prescription]],
     program_ref: ProgramRef | None,
     trace: AngleTrace | None,
 ) -> SessionSummary:
-    """The session summary of `opened` (read from `path`): its analysis result and the
-    prescription it ran."""
+    """The session summary of `opened` (read from `path`): the analysis result of each
+    exercise done and the prescription it ran (the first one names the sensor's placement)."""
     meta = opened.metadata
-    result, prescription = analysed
+    result, prescription = analysed[0] if analysed else (None, None)
     session = SessionMeta(
         start=meta.start or datetime.fromtimestamp(path.stat().st_mtime, UTC),
-        duration_s=max(result.duration_s, 0.0),
+        duration_s=max((r.duration_s for r, _ in analysed), default=0.0),
         source="replay" if meta.kind == "recording" else "import",
         input_name=path.name,
         sensor=SensorInfo(
             profile=meta.profile or meta.kind,
             model=meta.device_name or None,
             device=meta.device_address or None,
-            placement=prescription.exercise.placement,
-            sample_rate_hz=result.sample_rate_hz,
+            placement=prescription.exercise.placement if prescription else None,
+            sample_rate_hz=result.sample_rate_hz if result else None,
         ),
         program=program_ref,
         monitor_version=__version__,
     )
     gaps = data_gaps(opened.blocks[0].t_ns, opened.events)
-    return from_analyses([analysed], meta=session, gaps=gaps, trace=trace)
+    return from_analyses(analysed, meta=session, gaps=gaps, trace=trace)
 
 
 def keep_in_history(summary: SessionSummary, source: Path) -> int:
@@ -220,7 +262,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     target = parser.add_mutually_exclusive_group()
     target.add_argument("--exercise", metavar="ID", help="exercise to analyse a file as")
     target.add_argument("--program", type=Path, metavar="FILE", help="program file")
-    parser.add_argument("--item", type=int, default=1, help="program item (1-based, default 1)")
+    parser.add_argument(
+        "--item",
+        type=int,
+        help="program item (1-based); default: every item the recording's program steps "
+        "visited, else 1",
+    )
     parser.add_argument(
         "--no-history", action="store_true", help="do not store an analysed file in the history"
     )

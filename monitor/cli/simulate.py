@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from monitor.analysis.programs import load_program
 from monitor.errors import MonitorError
 from monitor.sources.motion import EXERCISES, MotionScript, RepsSegment, RepVariation
 from monitor.sources.simulate import (
@@ -42,6 +43,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--stream", help="profile stream (default: the profile's first)")
     parser.add_argument("--script", type=Path, help="motion script (TOML or JSON)")
     parser.add_argument("--exercise", help=f"one of: {', '.join(sorted(EXERCISES))}")
+    parser.add_argument(
+        "--program",
+        type=Path,
+        metavar="FILE",
+        help="program file: the script's reps segments are its items in order, and the "
+        "recording holds a step to the next item between them (as the live screen's n)",
+    )
     parser.add_argument("--sets", type=int, help="sets per reps segment")
     parser.add_argument("--reps", type=int, help="reps per set")
     parser.add_argument("--hold", type=float, metavar="S", help="hold at end range (s)")
@@ -234,7 +242,12 @@ def run(args: argparse.Namespace) -> int:
         for path in (output, truth):
             if path.exists():
                 raise MonitorError(f"{path}: exists (use --force to overwrite)")
-    session = simulate(script, args.profile, args.seed, stream=args.stream, start_utc=start)
+    program = load_program(args.program) if args.program is not None else None
+    if program is not None and args.format == "csv":
+        raise MonitorError("--program writes the program's steps as events: use --format mrec")
+    session = simulate(
+        script, args.profile, args.seed, stream=args.stream, start_utc=start, program=program
+    )
     if args.format == "csv":
         write_samples_csv(session, output)
         content = f"{len(session.measured[0])} samples"
@@ -244,6 +257,8 @@ def run(args: argparse.Namespace) -> int:
         injected = {k: v for k, v in session.faults.items() if v}
         if injected:
             content += ", " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in injected.items())
+        if program is not None:
+            content += f", {len(session.steps)} program step(s)"
     write_truth_csv(session, truth)
     print(
         f"wrote {output} ({session.profile.id}, {session.script.exercise}, "

@@ -18,7 +18,10 @@ class EventKind(StrEnum):
     LINK_QUALITY = "link_quality"
     BATTERY = "battery"
     MARKER = "marker"  # the user marked a moment
-    CALIBRATION = "calibration"
+    CALIBRATION = "calibration"  # the user asked for a re-calibration of the current exercise
+    PROGRAM_ITEM = "program_item"  # the user went to another program item: data {"item": N}
+    PAUSE = "pause"  # the user paused counting (samples are still recorded)
+    RESUME = "resume"  # ... and counts again
     INFO = "info"
 
 

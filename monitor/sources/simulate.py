@@ -9,6 +9,10 @@ events. Faults beyond a normal link can be scripted too: notifications delivered
 their successor, and the clock stepping or resetting. The result records and replays through
 the very same decode path as a live sensor.
 
+Given a program, each reps segment of the script is one item of it, in order, and the session
+records a step to the next item half way between the segments' reps, as the live screen records
+the user's `n` (monitor.session.program_steps): so program sessions can be analysed per item.
+
 Clocks: session time 0 is the start of the motion script. Sensor-clocked streams (Polar PMD,
 Movesense) stamp samples at `sensor_t0_ns + t`; host-clocked ones at `host_t0_ns + t` (their
 decoded times then follow host arrivals, a few tens of ms later). Truth times are seconds of
@@ -32,12 +36,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from monitor import __version__
+from monitor.analysis.programs import Program
 from monitor.core import Event, EventKind, Notification, SampleBlock
 from monitor.errors import MonitorError
 from monitor.paths import open_private
 from monitor.profiles.decoder import ProfileDecoder
 from monitor.profiles.loader import get_profile, profile_entries
 from monitor.profiles.model import Profile
+from monitor.session.program_steps import Step, step_event
 from monitor.session.recording import RecordingHeader, RecordingWriter, StreamInfo
 from monitor.sources.motion import (
     ClockJump,
@@ -46,6 +52,7 @@ from monitor.sources.motion import (
     MotionScript,
     MotionTruth,
     Phase,
+    RepsSegment,
     plan_motion,
 )
 from monitor.sources.stream import stream_channels
@@ -67,6 +74,15 @@ _SENSOR_CLOCK_AT_START_NS = {
 
 
 @dataclass(frozen=True, slots=True)
+class SimulatedStep:
+    """A program step the session records: at session time `at_s`, arriving at `host_t_ns`."""
+
+    at_s: float
+    host_t_ns: int
+    event: Event
+
+
+@dataclass(frozen=True, slots=True)
 class SimulatedSession:
     """Everything a simulated session produced.
 
@@ -79,6 +95,7 @@ class SimulatedSession:
     grid of the first of them. `arrival_s` and `event_s` are the session times (s) at which
     each notification arrived and each event happened: the order of the recording even when
     a stepped host clock makes the stamps run backwards. `faults` counts what was injected.
+    `program` (its id) and `steps` when simulated with a program.
     """
 
     profile: Profile
@@ -99,6 +116,8 @@ class SimulatedSession:
     arrival_s: NDArray[np.float64]
     event_s: NDArray[np.float64]
     faults: dict[str, int]
+    program: str = ""
+    steps: tuple[SimulatedStep, ...] = ()
 
     def decoder(self) -> ProfileDecoder:
         """A fresh decoder with the settings the simulated sensor used."""
@@ -106,15 +125,27 @@ class SimulatedSession:
 
     def entries(self) -> list[Notification | Event]:
         """Notifications and link events in host-time order, as a recording holds them."""
-        keyed = [
-            (float(t), 1, i, n)
+        return [entry for _, entry in self._ordered(with_steps=False)]
+
+    def recorded(self) -> list[tuple[int, Notification | Event]]:
+        """Everything the recording holds (program steps too), in order, with host times."""
+        return self._ordered(with_steps=True)
+
+    def _ordered(self, *, with_steps: bool) -> list[tuple[int, Notification | Event]]:
+        keyed: list[tuple[float, int, int, int, Notification | Event]] = [
+            (float(t), 1, i, n.host_t_ns, n)
             for i, (t, n) in enumerate(zip(self.arrival_s, self.notifications, strict=True))
         ]
         keyed += [
-            (float(t), 0, i, e)
+            (float(t), 0, i, e.t_ns, e)
             for i, (t, e) in enumerate(zip(self.event_s, self.events, strict=True))
         ]
-        return [entry for *_, entry in sorted(keyed, key=lambda k: k[:3])]
+        if with_steps:
+            first = len(self.events)
+            keyed += [
+                (s.at_s, 0, first + i, s.host_t_ns, s.event) for i, s in enumerate(self.steps)
+            ]
+        return [(host, entry) for *_, host, entry in sorted(keyed, key=lambda k: k[:3])]
 
 
 def _nearest(value: float, choices: Iterable[Any]) -> Any:
@@ -232,8 +263,10 @@ def simulate(
     *,
     stream: str | None = None,
     start_utc: datetime = DEFAULT_START_UTC,
+    program: Program | None = None,
 ) -> SimulatedSession:
-    """Simulate `script` on the sensor of `profile_id` (an id or a .toml path); deterministic."""
+    """Simulate `script` on the sensor of `profile_id` (an id or a .toml path); deterministic.
+    With `program`, its items are the script's reps segments in order (module docstring)."""
     profile = get_profile(profile_id)
     settings = _settings_for(profile, stream, script.rate_hz)
     decoder = ProfileDecoder(profile, settings, stream)
@@ -309,6 +342,10 @@ def simulate(
 
     name = decoder.stream.name
     events, event_s = _link_events(spans, plan.duration_s, host_clock, name)
+    sample_clock = host_clock if decoder.host_clock else sensor_clock
+    steps = (
+        _program_steps(plan, program, sample_clock, host_clock, name) if program is not None else ()
+    )
     truth_t = plan.grid(groups[0][0])
     return SimulatedSession(
         profile=profile,
@@ -329,7 +366,36 @@ def simulate(
         arrival_s=times_s,
         event_s=event_s,
         faults=faults,
+        program=program.id if program is not None else "",
+        steps=steps,
     )
+
+
+def _program_steps(
+    plan: MotionPlan,
+    program: Program,
+    sample_clock: SteppedClock,
+    host_clock: SteppedClock,
+    stream: str,
+) -> tuple[SimulatedStep, ...]:
+    """A step to item k+1 half way between the last rep of reps segment k and the first of
+    segment k+1, stamped on the clock the samples decode to."""
+    segments = [s for s in plan.script.segments if isinstance(s, RepsSegment)]
+    if len(segments) > len(program.exercises):
+        raise MonitorError(
+            f"program {program.id!r} has {len(program.exercises)} item(s), the script "
+            f"{len(segments)} reps segments: give one item per reps segment"
+        )
+    prescriptions = program.prescriptions()
+    first_reps = np.cumsum([0, *(s.sets * s.reps for s in segments)])
+    steps = []
+    for item in range(1, len(segments)):
+        first = int(first_reps[item])
+        at_s = (plan.reps[first - 1].end_s + plan.reps[first].start_s) / 2
+        step = Step(sample_clock.at(at_s), EventKind.PROGRAM_ITEM, item=item)
+        event = step_event(step, stream=stream, exercise=prescriptions[item])
+        steps.append(SimulatedStep(at_s, host_clock.at(at_s), event))
+    return tuple(steps)
 
 
 def _encode(encoder: ProfileDecoder, block: SampleBlock) -> list[Notification]:
@@ -490,6 +556,7 @@ def recording_header(session: SimulatedSession) -> RecordingHeader:
     return RecordingHeader(
         start_utc=session.start_utc,
         exercise=session.script.exercise,
+        program=session.program,
         note=note,
         streams=[
             StreamInfo.for_profile(
@@ -509,13 +576,12 @@ def write_recording(session: SimulatedSession, path: Path, *, overwrite: bool = 
     """The session as a .mrec recording, exactly what the live app would have logged."""
     header = recording_header(session)
     with RecordingWriter(path, header, flush_interval_s=None, exclusive=not overwrite) as writer:
-        for entry in session.entries():
+        for host_t_ns, entry in session.recorded():
             if isinstance(entry, Event):
-                writer.write_event(entry, entry.t_ns)
+                writer.write_event(entry, host_t_ns)
             else:
-                writer.write_notification(
-                    session.stream, entry.characteristic, entry.data, entry.host_t_ns
-                )
+                channel = entry.characteristic
+                writer.write_notification(session.stream, channel, entry.data, host_t_ns)
 
 
 def truth_path(output: Path) -> Path:

@@ -4,7 +4,9 @@
 hands each decoded block and event to callbacks, which only enqueue. The feed drains the queue
 on the UI's loop (one asyncio loop for bleak and Textual) and runs the analysis itself, so next /
 previous exercise and calibrate work as in a replay. Every block the session decodes reaches the
-feed: the queue is unbounded and drained completely on every wake-up.
+feed: the queue is unbounded and drained completely on every wake-up. What the user tells the
+feed (next exercise, calibrate, pause, mark) goes into the session's recording as events
+(`LiveItems.record`), so a replay or analysis of the file follows the same program steps.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class LiveItems:
         self.stop_event = asyncio.Event()
         self.error: MonitorError | None = None
         self._task: asyncio.Task[None] | None = None
+        self._unrecorded: list[Event] = []  # told before the recording was opened
 
     def _event(self, event: Event) -> None:
         self.queue.put_nowait(event)
@@ -51,12 +54,29 @@ class LiveItems:
         finally:
             self.queue.put_nowait(_ENDED)
 
+    def record(self, event: Event) -> None:
+        """Write a user's event into the session's recording (kept until the recording is
+        opened, once the sensors stream; dropped after the session ended: no samples follow)."""
+        if self._task is not None and self._task.done():
+            return
+        self._unrecorded.append(event)
+        self._write_unrecorded()
+
+    def _write_unrecorded(self) -> None:
+        recorder = self.session.recorder
+        if recorder is not None and self._unrecorded:
+            events, self._unrecorded = self._unrecorded, []
+            for event in events:
+                recorder.write_event(event)
+
     async def __aiter__(self) -> AsyncIterator[Item]:
         self._task = asyncio.get_running_loop().create_task(self._run())
         while True:
             item = await self.queue.get()
             if item is _ENDED:
                 return
+            if self._unrecorded:
+                self._write_unrecorded()
             yield item
 
     async def stop(self) -> None:
@@ -95,6 +115,7 @@ def open_live(
         recording=str(record) if record else "",
         primary_stream=first.stream_name,
         on_close=items.stop,
+        record=items.record if record is not None else None,
     )
 
 

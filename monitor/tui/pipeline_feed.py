@@ -2,6 +2,11 @@
 
 Replay and simulation both give decoded items (sample blocks and events, in order); this turns
 them into the live screen's updates: the angle trace, the pipeline's events, link status.
+
+What the user tells the session (next / previous exercise, calibrate, pause, mark) is applied at
+the sensor-clock time of the last sample received, and handed to `record` (the live session's
+recording) as an event; a replay's track applies the recorded ones at their time
+(monitor.session.program_steps), and the keys still work on top of them.
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ from typing import Any
 import numpy as np
 
 from monitor.core import Event, EventKind, SampleBlock
+from monitor.errors import MonitorError
 from monitor.session import summary as session_summary
+from monitor.session.program_steps import STEP_KINDS, Step, step_event
 from monitor.tui.feed import Command, ExerciseView, FeedUpdate, LinkState, LinkStatus, Playback
 from monitor.tui.track import ProgramTrack
 
@@ -34,7 +41,6 @@ _LISTED_EVENTS = {
     EventKind.RECONNECT,
     EventKind.CLOCK_RESET,
     EventKind.MARKER,
-    EventKind.CALIBRATION,
 }
 
 
@@ -62,6 +68,7 @@ class PipelineFeed:
         playback: Playback | None = None,
         primary_stream: str | None = None,
         on_close: Callable[[], Any] | None = None,
+        record: Callable[[Event], None] | None = None,
     ) -> None:
         self.title = title
         self.playback = playback
@@ -76,10 +83,10 @@ class PipelineFeed:
         self.events: deque[Event] = deque(maxlen=EVENTS_KEPT)
         self._items = items
         self._on_close = on_close
+        self._record = record
         self._battery: int | None = None
         self._state = LinkState.CONNECTING
         self._closed = False
-        self._paused_analysis = False
         self._start_over()
 
     def _start_over(self) -> None:
@@ -96,12 +103,15 @@ class PipelineFeed:
         self._recent_t = np.empty(0, dtype=np.int64)  # the primary stream's last sample times
         self._gaps: list[session_summary.Gap] = []
         self._pending: list[SampleBlock] = []  # primary samples not yet analysed
+        self._deferred: list[FeedUpdate] = []  # analysed early (a key pressed), not yet handed on
 
     # --- SessionFeed ---------------------------------------------------------------------------
     async def updates(self):  # type: ignore[no-untyped-def]
         async for item in self._items:
             if self._closed:
                 break
+            while self._deferred:
+                yield self._deferred.pop(0)
             if isinstance(item, Restart):
                 self._start_over()
                 yield FeedUpdate(t_s=0.0, status=self.status(), restart=True)
@@ -109,35 +119,42 @@ class PipelineFeed:
             update = self._event(item) if isinstance(item, Event) else self._samples(item)
             if update is not None:
                 yield update
+        while self._deferred:
+            yield self._deferred.pop(0)
         if self._pending:
             yield self._analyse(samples=0)
+        self.track.finish()
         self._state = LinkState.ENDED
-        yield FeedUpdate(t_s=self._now_s(), status=self.status())
+        yield FeedUpdate(t_s=self._now_s(), events=self._track_news(), status=self.status())
 
     def exercise(self) -> ExerciseView:
         alternating = self.track.prescription.exercise.alternating
         return dataclasses.replace(self.track.view(), both_sides=alternating)
 
     def command(self, command: Command) -> str:
+        """Apply a key at the last sample received and record it (a live session)."""
         now = self._now_s()
+        t_ns = self._last_t_ns if self._last_t_ns is not None else 0
         match command:
             case Command.NEXT_EXERCISE | Command.PREVIOUS_EXERCISE:
-                step = 1 if command is Command.NEXT_EXERCISE else -1
-                if not self.track.move(step):
+                index = self.track.index + (1 if command is Command.NEXT_EXERCISE else -1)
+                if not 0 <= index < len(self.track.prescriptions):
                     return "no more exercises that way"
-                return f"now: {self.track.prescription.exercise.name}"
+                recorded = self._user_step(Step(t_ns, EventKind.PROGRAM_ITEM, item=index))
+                return f"now: {self.track.prescription.exercise.name}{recorded}"
             case Command.CALIBRATE:
-                self.track.recalibrate()
-                self._mark(EventKind.CALIBRATION, "re-calibration requested")
-                return "lie still in the neutral pose, then do one slow rep"
+                recorded = self._user_step(Step(t_ns, EventKind.CALIBRATION))
+                return f"lie still in the neutral pose, then do one slow rep{recorded}"
             case Command.MARK:
-                self._mark(EventKind.MARKER, f"moment marked at {now:.1f} s")
-                return f"marked {now:.1f} s"
+                text = f"moment marked at {now:.1f} s"
+                marker = Event(t_ns, EventKind.MARKER, text, self._stream)
+                return f"marked {now:.1f} s{self._note(marker)}"
             case Command.PAUSE:
-                self._paused_analysis = not self._paused_analysis
-                if self._paused_analysis:
-                    return "paused: samples are recorded but not counted"
-                return "counting again"
+                kind = EventKind.RESUME if self.track.paused else EventKind.PAUSE
+                recorded = self._user_step(Step(t_ns, kind))
+                if self.track.paused:
+                    return f"paused: samples are recorded but not counted{recorded}"
+                return f"counting again{recorded}"
         raise ValueError(f"unknown command {command!r}")
 
     async def close(self) -> None:
@@ -170,7 +187,7 @@ class PipelineFeed:
             counted = sum(n for _, n in list(self._rate_window)[1:])
             rate = counted / (span_ns / 1e9) if span_ns > 0 else None
         loss = 100 * self._missing / (self.samples + self._missing) if self.samples else None
-        state = LinkState.PAUSED if self._paused_analysis else self._state
+        state = LinkState.PAUSED if self.track.paused else self._state
         playback = self.playback
         return LinkStatus(
             sensor=self.title,
@@ -188,12 +205,52 @@ class PipelineFeed:
     def _now_s(self) -> float:
         return self.track.session_s(self._last_t_ns) if self._last_t_ns is not None else 0.0
 
-    def _mark(self, kind: EventKind, message: str) -> None:
+    @property
+    def _stream(self) -> str:
+        return self.primary_stream or ""
+
+    def _user_step(self, step: Step) -> str:
+        """Apply a step the user asked for: the samples received up to it are analysed first
+        (as a replay of the recording will), then it is applied and recorded."""
+        if self._pending:
+            self._deferred.append(self._analyse(samples=0))
+        self.track.apply(step)
+        exercise = self.track.prescriptions[step.item] if step.item is not None else None
+        return self._note(step_event(step, stream=self._stream, exercise=exercise))
+
+    def _note(self, event: Event) -> str:
+        """Keep a user's event and record it; "" or why it could not be recorded."""
+        self.events.append(event)
+        if self._record is None:
+            return ""
+        try:
+            self._record(event)
+        except MonitorError as error:
+            return f" (not recorded: {error})"
+        return ""
+
+    def _track_news(self) -> tuple[Event, ...]:
+        """The recorded steps the track applied since last asked, and those it had to ignore,
+        as lines for the screen."""
+        track = self.track
+        news = [
+            step_event(
+                step,
+                stream=self._stream,
+                exercise=track.prescriptions[step.item] if step.item is not None else None,
+            )
+            for step in track.applied
+        ]
         t_ns = self._last_t_ns if self._last_t_ns is not None else 0
-        self.events.append(Event(t_ns, kind, message, self.sensor.profile))
+        news += [Event(t_ns, EventKind.INFO, warning, self._stream) for warning in track.warnings]
+        track.applied.clear()
+        track.warnings.clear()
+        return tuple(news)
 
     def _event(self, event: Event) -> FeedUpdate | None:
         self.events.append(event)
+        if event.kind in STEP_KINDS:  # recorded steps: the track applies them at their time
+            return FeedUpdate(t_s=self._now_s(), status=self.status())
         match event.kind:
             case EventKind.BATTERY:
                 self._battery = int(event.data.get("percent", self._battery or 0))
@@ -224,7 +281,7 @@ class PipelineFeed:
         self._rate_window.append((self._last_t_ns, len(block)))
         while self._last_t_ns - self._rate_window[0][0] > RATE_WINDOW_S * 1e9:
             self._rate_window.popleft()
-        if self._paused_analysis or block.acc is None or block.gyro is None:
+        if block.acc is None or block.gyro is None:
             return FeedUpdate(t_s=self._now_s(), samples=len(block), status=self.status())
         self._pending.append(block)
         step_ns = int(PLOT_STEP_S * 1e9)
@@ -243,15 +300,19 @@ class PipelineFeed:
         points_t: list[float] = []
         points_deg: list[float] = []
         for piece in _pieces(block, PLOT_STEP_S):
+            fed_before = self.track.fed_t_ns
             analysis.extend(self.track.process(piece))
-            points_t.append(self.track.session_s(int(piece.t_ns[-1])))
-            points_deg.append(self.track.pipeline.angle_deg)
-        self._keep_trace_point(points_t[-1], points_deg[-1])
+            if self.track.fed_t_ns != fed_before:  # not paused: the angle moved on
+                points_t.append(self.track.session_s(int(piece.t_ns[-1])))
+                points_deg.append(self.track.pipeline.angle_deg)
+        if points_t:
+            self._keep_trace_point(points_t[-1], points_deg[-1])
         return FeedUpdate(
-            t_s=points_t[-1],
+            t_s=self._now_s(),
             angle_t_s=np.asarray(points_t),
             angle_deg=np.asarray(points_deg),
             analysis=tuple(analysis),
+            events=self._track_news(),
             samples=samples,
             status=self.status(),
         )

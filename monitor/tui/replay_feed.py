@@ -5,6 +5,11 @@ of host time through SensorStream), so samples are bit-identical whatever the pa
 only decides *when* each piece is handed on. Skipping forward runs the pieces in between flat out
 (the analysis sees every sample, counts stay right); skipping back starts the replay and the
 analysis again from the beginning and runs flat out to the new position.
+
+The program steps recorded in the file (next / previous exercise, calibrate, pause) drive the
+track at their sensor-clock time (monitor.session.program_steps); keys pressed during the replay
+act at once, and the next recorded step applies on top of them (a recorded item step goes to its
+item, whatever the keys did).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from monitor.analysis.programs import Program
+from monitor.session.program_steps import steps_from_events
 from monitor.session.recording import Recording, read_recording
 from monitor.session.summary import SensorInfo
 from monitor.sources.replay import Replayer, ReplayStep
@@ -134,8 +140,10 @@ def open_replay(
     first = header.streams[0]
     control = ReplayControl(recording, speed)
 
-    def new_track() -> ProgramTrack:
-        return ProgramTrack(target or header.exercise or "generic")
+    steps = steps_from_events(recorded.event for recorded in recording.events)
+
+    def new_track() -> ProgramTrack:  # a skip back starts over: a fresh track, the same steps
+        return ProgramTrack(target or header.exercise or "generic", steps=steps)
 
     replayer_rate = Replayer(recording).streams[first.name].rate_hz
     sensor = SensorInfo(

@@ -1,60 +1,49 @@
 """The exercises of a session in order, one `AnalysisPipeline` each, and where the user is.
 
 This is bookkeeping around the pipeline, not analysis: counts, sets, holds and warnings all come
-from the pipeline's events and summaries. Every pipeline is started on the session's clock (its
-`t0_ns` is the session's first sample), so all events and summaries share one timeline.
+from the pipeline's events and summaries. The items, their pipelines on the session clock and the
+recorded steps between them are `monitor.session.program_steps.ProgramRun` (which `monitor
+analyze` and `export` use too); this adds what the screen shows: the set in progress, the view.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from monitor import __version__
-from monitor.analysis.exercises import Mode, Prescription, get_exercise, prescription_for
-from monitor.analysis.pipeline import AnalysisPipeline
+from monitor.analysis.exercises import Mode, get_exercise, prescription_for
 from monitor.analysis.programs import Program
-from monitor.analysis.results import AnalysisEvent, AnalysisSummary, RepCounted, SetComplete
+from monitor.analysis.results import AnalysisEvent, RepCounted, SetComplete
 from monitor.core import SampleBlock
 from monitor.session import summary as session_summary
+from monitor.session.program_steps import ProgramRun, Step
 from monitor.tui.feed import ExerciseView
 
 
-class ProgramTrack:
-    """Feeds blocks to the current exercise's pipeline; `move` goes to the next or previous one."""
+class ProgramTrack(ProgramRun):
+    """The program run the screen follows, plus the set in progress it shows; `steps` are the
+    recorded ones a replay applies at their time."""
 
-    def __init__(self, target: str | Program, *, rate_hz: float | None = None) -> None:
+    def __init__(
+        self,
+        target: str | Program,
+        *,
+        rate_hz: float | None = None,
+        steps: Iterable[Step] = (),
+    ) -> None:
         if isinstance(target, Program):
             self.program: Program | None = target
-            self.prescriptions = target.prescriptions()
+            prescriptions = target.prescriptions()
         else:
             self.program = None
-            self.prescriptions = [prescription_for(get_exercise(target))]
-        self.rate_hz = rate_hz
-        self.session_t0_ns: int | None = None
-        self.index = 0
-        self.pipelines: dict[int, AnalysisPipeline] = {}
+            prescriptions = [prescription_for(get_exercise(target))]
         self._set_index = 1
         self._set_reps = 0
-        self.pipeline = self._pipeline_for(0)
+        super().__init__(prescriptions, steps=steps, rate_hz=rate_hz)
 
-    @property
-    def prescription(self) -> Prescription:
-        return self.prescriptions[self.index]
-
-    def _pipeline_for(self, index: int) -> AnalysisPipeline:
-        if index not in self.pipelines:
-            pipeline = AnalysisPipeline(self.prescriptions[index], rate_hz=self.rate_hz)
-            pipeline.t0_ns = self.session_t0_ns
-            self.pipelines[index] = pipeline
-        return self.pipelines[index]
-
-    def process(self, block: SampleBlock) -> list[AnalysisEvent]:
-        if len(block) == 0:
-            return []
-        if self.session_t0_ns is None:
-            self.session_t0_ns = int(block.t_ns[0])
-            self.pipeline.t0_ns = self.session_t0_ns
-        events = self.pipeline.process(block)
+    def _feed(self, piece: SampleBlock) -> list[AnalysisEvent]:
+        events = super()._feed(piece)
         for event in events:
             if isinstance(event, RepCounted):
                 if event.rep.set_index != self._set_index:
@@ -64,28 +53,11 @@ class ProgramTrack:
                 self._set_index, self._set_reps = event.set.index + 1, 0
         return events
 
-    def session_s(self, t_ns: int) -> float:
-        return 0.0 if self.session_t0_ns is None else (t_ns - self.session_t0_ns) / 1e9
-
-    def move(self, step: int) -> bool:
-        """Go to the next (+1) or previous (-1) exercise; False at either end of the program.
-
-        Going back resumes that exercise's pipeline where it was left.
-        """
-        index = self.index + step
-        if not 0 <= index < len(self.prescriptions):
-            return False
-        self.index = index
-        self.pipeline = self._pipeline_for(index)
+    def _moved(self) -> None:
+        """Going back resumes that exercise's pipeline where it was left: its set in progress."""
         detector_sets = self.pipeline.summary().sets
         self._set_index = detector_sets[-1].index if detector_sets else 1
         self._set_reps = detector_sets[-1].reps if detector_sets else 0
-        return True
-
-    def recalibrate(self) -> None:
-        """The current exercise learns neutral and axis again from the next still pose and
-        movement; its count, sets and warnings carry on."""
-        self.pipeline.recalibrate()
 
     def view(self) -> ExerciseView:
         prescription = self.prescription
@@ -114,15 +86,6 @@ class ProgramTrack:
             position=self.index + 1,
             program_length=len(self.prescriptions),
         )
-
-    def results(self) -> list[tuple[AnalysisSummary, Prescription]]:
-        """The pipeline summary of every exercise started, in program order."""
-        ordered = sorted(self.pipelines.items(), key=lambda item: item[0])
-        return [
-            (pipeline.summary(), self.prescriptions[index])
-            for index, pipeline in ordered
-            if pipeline.last_t_ns is not None
-        ]
 
     def summary(
         self,

@@ -13,6 +13,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Label
 
+from monitor.session.program_steps import STEP_KINDS
 from monitor.session.summary import SessionSummary
 from monitor.tui import cues
 from monitor.tui.feed import Command, FeedUpdate, LinkState, LinkStatus, SessionFeed, Severity
@@ -118,6 +119,8 @@ class LiveScreen(Screen[None]):
                 self.post_message(message)
         for event in update.events:
             self.post_message(FeedEvent(update.t_s, str(event.kind), event.message))
+        if any(event.kind in STEP_KINDS for event in update.events):
+            self.post_message(ExerciseChanged())  # a replay reached a recorded step
         if update.status is not None:
             previous, self.status = self.status, update.status
             if previous is None or (previous.state, previous.battery_pct) != (
