@@ -169,6 +169,10 @@ class SelfCalibrator:
         away = np.degrees(np.arccos(np.clip(float(gravity @ self.neutral), -1.0, 1.0)))
         return max(self._turned_deg, away) >= self.axis_learn_deg
 
+    def buffer_start_ns(self) -> int | None:
+        """Time of the first sample kept (None: nothing kept, no neutral pose yet)."""
+        return int(self._buffer[0][0][0]) if self._buffer else None
+
     def buffered(self) -> tuple[np.ndarray, FloatArray, FloatArray, FloatArray]:
         """Samples kept since the neutral pose: t_ns, gravity, gyro, orientation."""
         if not self._buffer:

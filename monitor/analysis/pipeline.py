@@ -303,6 +303,11 @@ class AnalysisPipeline:
             rest.t_ns, rest.gravity, rest.gyro_lp, rest.still, rest.quat
         )
         if found is None:
+            # only moves within the buffer are replayed with it: forget the older ones
+            kept_from = self._calibrator.buffer_start_ns()
+            self._moves = [
+                m for m in self._moves if kept_from is not None and m.found_ns >= kept_from
+            ]
             return len(samples)
         calibration, k = found
         buffer_t, buffer_gravity, buffer_gyro, buffer_quat = self._calibrator.buffered()

@@ -7,6 +7,7 @@ import pytest
 from vqf import VQF
 
 from monitor.analysis.moves import ReturnMoveFinder
+from monitor.analysis.pipeline import AnalysisPipeline
 from monitor.core.samples import SampleBlock
 from tests.unit.motion_support import RATE, analyse, excursion, imu, ramp, still
 
@@ -80,3 +81,15 @@ def test_turns_counted_alike_in_any_chunking():
         assert chunked == whole
         assert chunked_events == events
     assert whole.rep_count == 7
+
+
+def test_moves_are_not_hoarded_while_the_analysis_is_not_calibrated():
+    """Turns too small to learn an axis from: the pipeline never calibrates, and keeps none of
+    the moves it found for a replay that can never include them (memory stays bounded)."""
+    turns = small_turns(40)
+    block = imu(np.zeros(len(turns)), turns)
+    pipeline = AnalysisPipeline("generic")
+    for start in range(0, len(block), 25):
+        pipeline.process(block.slice(start, start + 25))
+    assert pipeline.calibration is None and pipeline.rep_count == 0
+    assert len(pipeline._moves) <= 1  # the finder found ~40; only the buffered ones may wait
