@@ -197,7 +197,7 @@ class AnalysisPipeline:
             rep_count=self.rep_count,
             reps=list(detector.reps) if detector else [],
             sets=sets,
-            warnings=[w.warning for w in self.warnings],
+            warnings=sorted((w.warning for w in self.warnings), key=lambda w: w.t_s),
             calibration=self.calibration,
             target_reps=dose.reps,
             target_sets=dose.sets,

@@ -91,6 +91,16 @@ def test_low_amplitude_reps_off_the_plane_are_counted_where_they_were_made():
         assert rep.start_s == pytest.approx(label["start_s"], abs=1.0)
         assert rep.end_s == pytest.approx(label["end_s"], abs=1.0)
         assert 1.5 <= rep.peak_angle_deg < 6.0 and "short" in rep.flags
+    # their short-of-target warnings are dated at the reps' ends, though announced later
+    warned = [w.t_s for w in pipeline.summary().warnings]
+    assert warned == sorted(warned)
+    assert (
+        sum(
+            w.kind == "short_of_target" and w.t_s in {r.end_s for r in low}
+            for w in pipeline.summary().warnings
+        )
+        == 10
+    )
 
 
 @settings(max_examples=8, deadline=None)
