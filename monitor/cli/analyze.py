@@ -29,6 +29,7 @@ from monitor.cli.export import (
     program_item,
     run_program,
     session_summary,
+    warn_if_steps_unfollowed,
 )
 from monitor.core import SampleBlock
 from monitor.errors import InputFileError
@@ -94,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
             return run_items(args, loaded, program, steps)
         pipeline = AnalysisPipeline(program, item=item)
     else:
+        warn_if_steps_unfollowed(loaded)
         exercise_id = args.exercise or loaded.metadata.exercise or "generic"
         pipeline = AnalysisPipeline(get_exercise(exercise_id, exercise_library()))
     for block in analysed_blocks(args.input, loaded):

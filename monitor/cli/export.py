@@ -22,6 +22,7 @@ from monitor.analysis.exercises import Prescription, get_exercise, prescription_
 from monitor.analysis.pipeline import AnalysisPipeline
 from monitor.analysis.programs import Program, load_program
 from monitor.analysis.results import AnalysisSummary
+from monitor.core import EventKind
 from monitor.core.samples import SampleBlock
 from monitor.errors import InputFileError, MonitorError
 from monitor.session.export import FORMATS, export
@@ -83,6 +84,18 @@ def followed_steps(program: Program | None, item: int | None, opened: LoadedInpu
     return steps_from_events(opened.events)
 
 
+def warn_if_steps_unfollowed(opened: LoadedInput) -> None:
+    """A program session analysed as one exercise: one line saying how to follow its steps."""
+    moves = [s for s in steps_from_events(opened.events) if s.kind is EventKind.PROGRAM_ITEM]
+    if moves:
+        print(
+            f"monitor: warning: {opened.metadata.path}: the session moved through a program "
+            f"({len(moves)} step(s)); analysed as one exercise over the whole recording (give "
+            "--program FILE to analyse each item over its own stretches)",
+            file=sys.stderr,
+        )
+
+
 def run_program(
     path: Path, block: SampleBlock, program: Program, steps: list[Step]
 ) -> tuple[ProgramRun, AngleTrace | None]:
@@ -136,6 +149,8 @@ def summarize_file(
         run, trace = run_program(path, block, loaded_program, steps)
         ref = program_ref(loaded_program)
         return session_summary(path, opened, run.results(), ref, trace)
+    if loaded_program is None:
+        warn_if_steps_unfollowed(opened)
     prescription, ref = resolve_prescription(exercise, program, item, (meta.exercise, meta.program))
     pipeline = AnalysisPipeline(prescription)
     try:

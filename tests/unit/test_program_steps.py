@@ -154,6 +154,15 @@ def test_with_item_or_without_steps_the_output_is_one_summary_as_before(
     assert whole["rep_count"] == FIRST_REPS + SECOND_REPS
 
 
+def test_without_a_program_the_steps_are_named_in_one_warning(recording, capsys):
+    capsys.readouterr()
+    assert main(["analyze", str(recording), "--json", "--no-history"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["rep_count"] == FIRST_REPS + SECOND_REPS
+    lines = captured.err.splitlines()
+    assert len(lines) == 1 and "give --program FILE to analyse each item" in lines[0]
+
+
 def test_export_summary_covers_every_item_the_steps_visited(
     recording, program_file, session, tmp_path
 ):
