@@ -378,3 +378,21 @@ def test_the_live_feed_records_each_key_at_the_last_sample_received():
         Step(pressed, EventKind.PROGRAM_ITEM, item=0),
     ]
     assert step_event(Step(5, EventKind.PAUSE)).message == "counting paused"
+
+
+def test_simulate_cli_takes_a_program_and_refuses_what_cannot_hold_its_steps(
+    program_file, tmp_path, capsys
+):
+    out = tmp_path / "cli.mrec"
+    base = ["simulate", "--profile", PROFILE, "--rate", "25", "--program", str(program_file)]
+    assert main([*base, "--reps", "2", "-o", str(out)]) == 0  # one reps segment: no step
+    assert "0 program step(s)" in capsys.readouterr().out
+    assert read_recording(out).header.program == "two_knee_items"
+
+    assert main([*base, "--format", "csv", "-o", str(tmp_path / "x.csv")]) == 2
+    assert "use --format mrec" in capsys.readouterr().err
+    script = tmp_path / "three.json"
+    script.write_text(json.dumps({"segments": [{"reps": 1}, {"reps": 1}, {"reps": 1}]}))
+    assert main([*base, "--script", str(script), "-o", str(tmp_path / "y.mrec")]) == 2
+    err = capsys.readouterr().err
+    assert "has 2 item(s), the script 3 reps segments" in err and "Traceback" not in err
