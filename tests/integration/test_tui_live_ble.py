@@ -80,6 +80,9 @@ async def test_live_screen_counts_reconnects_and_stops_the_sensor(
         await sensor.vanish()  # out of range during the pause after the second rep
         await until(pilot, lambda: "reconnecting" in status_line(app), TIMEOUT_S)
         assert shown_reps(app) == LOST_AFTER_REP
+        # away while its stream runs on (under load the app's loop can hold the pacing task
+        # until the sensor is back, and nothing would be lost)
+        await until(pilot, lambda: sensor.dropped > 0, TIMEOUT_S)
         await sensor.start()
         await until(pilot, lambda: "streaming" in status_line(app), TIMEOUT_S)
         await until(pilot, lambda: shown_reps(app) == REPS, TIMEOUT_S)
