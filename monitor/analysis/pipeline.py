@@ -113,6 +113,7 @@ class AnalysisPipeline:
         self._calibrator: SelfCalibrator | None = None
         self._detector: RepDetector | None = None
         self._imbalance_sets: set[int] = set()
+        self._set_aside = False  # `set_aside` was called: the next block starts afresh
         self._move_finder: ReturnMoveFinder | None = None
         self._moves: list[ReturnMove] = []  # found, not yet handed to the detector
 
@@ -253,25 +254,42 @@ class AnalysisPipeline:
         if self.calibration is not None:
             self._calibrated(self.calibration, range_pending=False)
 
+    def set_aside(self) -> None:
+        """The session's samples go elsewhere for a while (another exercise of the program, a
+        pause): the hole before the next block is not a loss of signal. What the segment did
+        meanwhile is unknown all the same, so the filters start afresh there."""
+        if self.last_t_ns is not None:
+            self._signal.last_t_ns = None
+            self._set_aside = True
+
     def _run(self, block: SampleBlock) -> list[AnalysisEvent]:
         events: list[AnalysisEvent] = list(self._signal.process(block.t_ns, self.t0_ns))
-        samples = self._filtered(block)
+        samples, resumes = self._filtered(block)
         self.last_t_ns = int(block.t_ns[-1])
         i = 0
-        while i < len(samples):
-            if self._detector is None or self._calibrator is not None:
-                i = self._calibrate(samples, i, events)
-            else:
-                i = self._detect(samples, i, events)
+        for end in [*(r for r in resumes if r > 0), len(samples)]:
+            if i in resumes and self.calibration and self.calibration.neutral_orientation:
+                # the angle's heading reference did not survive the filter's restart
+                self.recalibrate()
+            piece = samples[:end]
+            while i < end:
+                if self._detector is None or self._calibrator is not None:
+                    i = self._calibrate(piece, i, events)
+                else:
+                    i = self._detect(piece, i, events)
         return self._record(events)
 
-    def _filtered(self, block: SampleBlock) -> _Filtered:
-        """Gravity, orientation, low-passed gyro and still flags of `block`.
-        Each filter starts afresh after a loss of signal: what the segment did while no
-        samples came can be neither integrated (orientation) nor smoothed over (speed)."""
+    def _filtered(self, block: SampleBlock) -> tuple[_Filtered, list[int]]:
+        """Gravity, orientation, low-passed gyro and still flags of `block`, and where the
+        filters started afresh: after a loss of signal (or time set aside), what the segment
+        did while no samples came can be neither integrated (orientation) nor smoothed over
+        (speed)."""
         t_ns = block.t_ns
         previous = np.concatenate(([t_ns[0] if self.last_t_ns is None else self.last_t_ns], t_ns))
         resumes = np.flatnonzero(np.diff(previous) > int(SIGNAL_GAP_S * 1e9)).tolist()
+        if self._set_aside:
+            self._set_aside = False
+            resumes = sorted({0, *resumes})
         parts = []
         for a, b in itertools.pairwise([0, *resumes, len(t_ns)]):
             if a == b:
@@ -293,7 +311,7 @@ class AnalysisPipeline:
             gyro_lp, self._speed_zi = sosfilt(self._speed_sos, gyro, axis=0, zi=self._speed_zi)
             parts.append((orientation.gravity, orientation.quat, gyro_lp, smooth_norm < STILL_DPS))
         columns = (np.concatenate(column) for column in zip(*parts, strict=True))
-        return _Filtered(t_ns, *columns)
+        return _Filtered(t_ns, *columns), resumes
 
     def _calibrate(self, samples: _Filtered, i: int, events: list) -> int:
         if self._calibrator is None:

@@ -153,6 +153,7 @@ class ProgramRun:
         match step.kind:
             case EventKind.PROGRAM_ITEM:
                 assert step.item is not None
+                self.pipeline.set_aside()  # its next samples come after the other items'
                 self.index = step.item
                 self.pipeline = self._pipeline_for(step.item)
                 self._moved()
@@ -160,6 +161,7 @@ class ProgramRun:
                 self.pipeline.recalibrate()
             case EventKind.PAUSE:
                 self.paused = True
+                self.pipeline.set_aside()
             case EventKind.RESUME:
                 self.paused = False
             case _:

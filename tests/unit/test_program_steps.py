@@ -17,6 +17,7 @@ import pytest
 
 from monitor.analysis.exercises import get_exercise, prescription_for
 from monitor.analysis.programs import Program, load_program
+from monitor.analysis.results import WarningKind
 from monitor.cli import main
 from monitor.core import Event, EventKind, SampleBlock
 from monitor.session.program_steps import ProgramRun, Step, step_event, steps_from_events
@@ -315,6 +316,9 @@ def test_a_step_splits_the_samples_at_its_time_whatever_the_chunking():
         assert run.index == 1 and run.applied[-1] == steps[-1]
         assert run.visited() == [0, 1]
         assert [p.t0_ns for p in run.pipelines.values()] == [0, 0]  # one session clock
+        # the stretches that went to another item or were paused are no loss of signal
+        said = [w.kind for p in run.pipelines.values() for w in p.summary().warnings]
+        assert WarningKind.SIGNAL_LOST not in said
 
 
 def test_the_live_feed_records_each_key_at_the_last_sample_received():
