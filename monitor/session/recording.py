@@ -560,18 +560,23 @@ class _Reader:
         for removed, entry in enumerate(special.tolist()):
             payload = data[offsets[entry] : offsets[entry + 1]]
             position = entry - removed  # notifications before this entry
-            try:
-                record = json.loads(payload)
-                if channel[entry] == EVENT:
-                    events.append(
-                        RecordedEvent(int(times[entry]), position, _event_from_json(record))
+            if channel[entry] == EVENT:  # an annotation: a bad one costs only itself
+                try:
+                    event = _event_from_json(json.loads(payload))
+                except (ValueError, KeyError, TypeError) as error:
+                    self.warnings.append(
+                        f"{self.path}: event entry {entry} unreadable ({error}); skipped"
                     )
                     continue
+                events.append(RecordedEvent(int(times[entry]), position, event))
+                continue
+            try:
+                record = json.loads(payload)
                 if record["channel"] != len(channels) or record["stream"] not in streams:
                     raise ValueError("channel definitions out of order")
                 channels.append(Channel(record["stream"], str(record["characteristic"])))
             except (ValueError, KeyError, TypeError) as error:
-                raise self.fail(f"entry {entry}", f"invalid event or channel ({error})") from None
+                raise self.fail(f"entry {entry}", f"invalid channel definition ({error})") from None
         keep = np.ones(times.size, dtype=bool)
         keep[special] = False
         notification_channel = channel[keep]
@@ -602,7 +607,10 @@ class _Reader:
 
 def _event_from_json(record: dict[str, Any]) -> Event:
     kind_name = str(record["kind"])
-    data = dict(record.get("data") or {})
+    data = record.get("data") or {}
+    if not isinstance(data, dict):
+        raise TypeError(f"its data is a {type(data).__name__}, not an object")
+    data = dict(data)
     try:
         kind = EventKind(kind_name)
     except ValueError:  # written by a newer monitor: keep it, visibly

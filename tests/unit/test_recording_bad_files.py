@@ -277,3 +277,36 @@ def test_a_huge_but_valid_header_still_reads(tmp_path, capsys):
     assert main(["replay", str(path), "--no-tui", "--speed", "max", "--json"]) == 0
     summary = [json.loads(line) for line in capsys.readouterr().out.splitlines()][-1]
     assert summary["type"] == "summary" and summary["samples"] > 1000
+
+
+def test_a_bad_event_entry_costs_only_itself(tmp_path, capsys):
+    """Events are annotations on the sensor data: one that cannot be read (its data not an
+    object, or not JSON at all) is skipped with a warning; the recording still analyses."""
+    from monitor.core import Event, EventKind
+    from monitor.session.recording import EVENT, RecordingWriter
+    from monitor.sources.motion import MotionScript, RepsSegment
+    from monitor.sources.simulate import recording_header, simulate
+
+    session = simulate(
+        MotionScript(exercise="pelvic_tilt", segments=[RepsSegment(reps=3)]), "metamotion_r", 0
+    )
+    path = tmp_path / "odd-events.mrec"
+    with RecordingWriter(path, recording_header(session), flush_interval_s=None) as writer:
+        for k, (host_t_ns, entry) in enumerate(session.recorded()):
+            if k == 10:
+                odd = Event(host_t_ns, EventKind.MARKER, "odd", session.stream, [1, 2])  # type: ignore[arg-type]
+                writer.write_event(odd, host_t_ns)
+                writer._append(host_t_ns, EVENT, b"{not json")  # what a torn writer could leave
+            if isinstance(entry, Event):
+                writer.write_event(entry, host_t_ns)
+            else:
+                writer.write_notification(
+                    session.stream, entry.characteristic, entry.data, host_t_ns
+                )
+    capsys.readouterr()
+    assert main(["analyze", str(path), "--exercise", "pelvic_tilt", "--json", "--no-history"]) == 0
+    captured = capsys.readouterr()
+    skipped = [line for line in captured.err.splitlines() if "unreadable" in line]
+    assert len(skipped) == 2 and all(str(path) in line for line in skipped), captured.err
+    assert "not an object" in skipped[0]
+    assert json.loads(captured.out)["rep_count"] == 3
