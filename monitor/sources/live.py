@@ -104,7 +104,7 @@ class _SensorSession:
         )
         self.pipeline = (
             AnalysisPipeline(session.exercise, rate_hz=self.stream.rate_hz)
-            if session.exercise is not None and "gyro" in self.stream.channels
+            if session.analyse and session.exercise is not None and "gyro" in self.stream.channels
             else None
         )
         self.quality = LinkQuality()
@@ -214,6 +214,7 @@ class LiveSession:
         requests: Sequence[SensorRequest],
         *,
         exercise: str | Program | None = None,
+        analyse: bool = True,
         record: Path | None = None,
         policy: LinkPolicy | None = None,
         on_event: Callable[[Event], None] = lambda _e: None,
@@ -224,7 +225,8 @@ class LiveSession:
         names = [r.stream_name for r in requests]
         if not requests or len(set(names)) != len(names):
             raise MonitorError(f"give one or more sensors with distinct stream names, got {names}")
-        self.exercise = exercise
+        self.exercise = exercise  # named in the recording's header
+        self.analyse = analyse  # False: the caller analyses `on_samples` itself (the screen)
         self.record_path = record
         self.policy = policy or LinkPolicy()
         self.on_event = on_event

@@ -97,7 +97,9 @@ def open_live(
     from monitor.sources.live import LiveSession
 
     def make_session(**callbacks: Any) -> Any:
-        return LiveSession(requests, exercise=None, record=record, policy=policy, **callbacks)
+        return LiveSession(
+            requests, exercise=target, analyse=False, record=record, policy=policy, **callbacks
+        )
 
     items = LiveItems(make_session)
     first = requests[0]

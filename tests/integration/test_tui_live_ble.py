@@ -111,5 +111,7 @@ async def test_live_screen_counts_reconnects_and_stops_the_sensor(
     steps = profile.resolve_steps(stream.stop, session.settings, stream.codes)
     stop = [step.data for step in steps if step.data]
     assert stop and firmware.commands[told_before_quit:] == stop
-    kinds = [e.event.kind for e in read_recording(record).events]
+    recorded = read_recording(record)
+    assert recorded.header.exercise == EXERCISE  # replay analyses it as that by default
+    kinds = [e.event.kind for e in recorded.events]
     assert kinds.index(EventKind.DISCONNECT) < kinds.index(EventKind.RECONNECT)
