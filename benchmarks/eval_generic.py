@@ -49,7 +49,7 @@ def main() -> None:
             row["invented"] += len(score.invented)
         for key in totals:
             totals[key] += row[key]
-        side = " (alternating: generic counts one direction)" if exercise.alternating else ""
+        side = " (to both sides)" if exercise.alternating else ""
         print(f"{exercise.id:<24} {row['matched']:>6}/{row['truth']:<6} {row['invented']:>8}{side}")
     print(
         f"\ntotal: {totals['matched']}/{totals['truth']} reps matched, "

@@ -16,7 +16,8 @@ A hold is time spent slow and within a wobble tolerance of the angle where it be
 after `set_gap_s` without reps. For a movement the exercise does not describe (`generic`), a rep
 counts only once the movement repeats: the first rep of a set unlike the reps before it is held
 until the next one is like it, and movements far off the plane are not reps, so one-off shifts
-and fidgets between sets are not counted.
+and fidgets between sets are not counted; a rest on the far side of neutral that comes back to
+neutral and rests there was a rep to the other side (`_FarSide`).
 """
 
 from __future__ import annotations
@@ -117,6 +118,22 @@ class _PendingRep:
 
 # what the detector follows of the rep in progress (a move's rep is built from the same fields)
 _TRACKED = ("_side", "_start_ns", "_peak", "_peak_angle", "_peak_speed", "_held_s", "_hold_done")
+
+
+@dataclass(frozen=True)
+class _FarSide:
+    """A rest on the far side of the rest pose `home` (`angle`, reached after leaving home at
+    `start_ns`, rested on from `rested_ns`). For an exercise that may go either way, coming
+    back home and resting there shows it was a rep to the other side (cat-cow, a rotation to
+    each side), not a new rest pose. Only a home near the calibrated neutral counts as one
+    (held at the end range longer than rested between reps, the end range can look like it)."""
+
+    start_ns: int
+    rested_ns: int
+    home: float
+    angle: float
+
+
 MOVES_ALIKE = 3  # a small move (`return_move`) counts as the third alike: two fidgets may match
 MAX_WAITING = 3  # reps kept waiting for a like one (one odd rep does not lose the one before)
 
@@ -195,6 +212,9 @@ class RepDetector:
     _prev_speed: float = 0.0
     _peak_tilt: float = 0.0
     # small out-and-back moves (`return_move`): the last counted, and ones waiting for a repeat
+    # any-direction exercises: a rest on the far side, which may be a rep of the other side
+    _far: _FarSide | None = None
+    _last_home_ns: int | None = None  # the last sample near the rest pose
     _move_template: ReturnMove | None = None
     _rep_move: ReturnMove | None = None  # the move the last rep the angle counted made
     _moves_waiting: list[tuple[ReturnMove, _PendingRep]] = field(default_factory=list)
@@ -248,6 +268,7 @@ class RepDetector:
         self._settled = RunTimer(self.settings.rebase_s)
         self._slip = RunTimer(self.settings.slip_s)
         self._sunk = RunTimer(self.settings.sink_s)
+        self._home = RunTimer(self.settings.sink_s)
         self.slip_index: int | None = None
         self._anchor = 0.0  # rest angle the baseline may follow (set at rep ends and rebases)
 
@@ -307,10 +328,24 @@ class RepDetector:
         low = np.flatnonzero(near | still[i:stop])  # a rep starts after the last rest sample
         if low.size:
             self._last_low_ns = int(t_ns[i + int(low[-1])])
+        home = np.flatnonzero(near)
+        if home.size:
+            self._last_home_ns = int(t_ns[i + int(home[-1])])
         if set_end is not None and stop == set_end + 1:
             self._close_set(int(t_ns[set_end]), events)
         if moved is not None:
-            self._rest_here(int(t_ns[stop - 1]), float(angle[stop - 1]), events)
+            rested_ns = int(t_ns[stop - 1])
+            size = abs(float(angle[stop - 1]) - self.baseline)
+            neutral_home = abs(self.baseline) <= max(self.exit_deg, 0.25 * size)
+            if (
+                self.settings.any_direction
+                and self.direction != 0
+                and neutral_home
+                and self._rep_sized(size)
+            ):
+                left_ns = self._last_home_ns if self._last_home_ns is not None else rested_ns
+                self._far = _FarSide(left_ns, rested_ns, self.baseline, float(angle[stop - 1]))
+            self._rest_here(rested_ns, float(angle[stop - 1]), events)
             return stop
         if j is None:
             self._armed = bool(below[stop - i - 1]) if stop > i else self._armed
@@ -428,6 +463,12 @@ class RepDetector:
         e = len(t_ns) if e_rel is None else i + e_rel
         self._slip.since_ns = None
         settled = self._settled.first_reached(t_ns[i:e], still[i:e])
+        if self._far is not None:
+            far = self._far
+            home = still[i:e] & (np.abs(angle[i:e] - far.home) < self.exit_deg)
+            back = self._home.first_reached(t_ns[i:e], home)
+            if back is not None and (settled is None or back <= settled):
+                return self._far_side_rep(i + back, t_ns, angle, events)
         tracked = e if settled is None else i + settled + 1
         if tracked > i:
             top = i + int(np.argmax(signed[i:tracked]))
@@ -438,6 +479,8 @@ class RepDetector:
                 self._peak_tilt = float(tilt[top])
             self._peak_speed = max(self._peak_speed, float(np.abs(speed[i:tracked]).max()))
             self._track_hold(t_ns, signed, speed, i, tracked, events)
+        if settled is not None or e_rel is not None:
+            self._far = None  # whatever the excursion from there was, it was not back home
         if settled is not None:  # still away from the rest pose: the rest pose moved
             k = i + settled
             shift = float(angle[k] - self.baseline)
@@ -476,6 +519,30 @@ class RepDetector:
         if paused[e_rel] and signed[e] >= exit_level[e_rel]:  # came back most of the way, rests
             self.baseline = self._anchor = float(angle[e])
         return e
+
+    def _rep_sized(self, degrees: float) -> bool:
+        """As large as a rep: over `enter` and half the reference range."""
+        return degrees >= max(self.enter_deg, 0.5 * self.reference_deg)
+
+    def _far_side_rep(self, k: int, t_ns: np.ndarray, angle: np.ndarray, events: list) -> int:
+        """Back home from a rest on the far side and resting there (sample `k`): the way
+        there and back was a rep to the other side (as large as half the reps seen, at least),
+        and home is the rest pose again."""
+        far, self._far = self._far, None
+        held_s = (self._start_ns - far.rested_ns) / 1e9 + self.settings.sink_s
+        self._holding = False
+        self.out = False
+        size = abs(far.angle - far.home)
+        if self._rep_sized(size):
+            self._side, self._start_ns = -self.direction, far.start_ns
+            self._peak, self._peak_angle, self._peak_tilt = size, far.angle, 0.0
+            self._held_s = held_s
+            self._hold_done = held_s >= self.settings.hold_target_s
+            self._count_rep(int(t_ns[k]), events)
+        self.baseline = self._anchor = float(angle[k])
+        self._armed = True
+        self._last_low_ns = int(t_ns[k])
+        return k + 1
 
     def _turned_in_gap(
         self, t_ns: np.ndarray, speed: np.ndarray, i: int

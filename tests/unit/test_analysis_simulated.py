@@ -69,3 +69,19 @@ def test_signal_lost_when_link_drops():
     lost = [w for w in summary.warnings if w.kind == WarningKind.SIGNAL_LOST]
     assert len(lost) == 1
     assert lost[0].t_s == pytest.approx(20.5, abs=0.6)  # README: link lost at 20 s for 2 s
+
+
+def test_generic_counts_a_movement_to_both_sides():
+    """Lower trunk rotation analysed as `generic`: rests on the far side of neutral that come
+    back to neutral are reps to the other side (once that side repeats: the first one waits
+    and is lost when the first side repeats first)."""
+    summary, truth = analyse("metamotion_s_lower_trunk_rotation", "generic")
+    assert summary.rep_count == len(truth) - 1
+    matched = []
+    for rep in summary.reps:
+        true = next(t for t in truth if t["start_s"] - 1 < rep.start_s < t["end_s"])
+        assert abs(rep.peak_angle_deg) == pytest.approx(abs(true["peak_angle_deg"]), abs=3.0)
+        matched.append((true["side"], np.sign(rep.peak_angle_deg)))
+    assert [t["side"] for t in truth if t["side"] not in {s for s, _ in matched}] == []
+    signs = {side: {sign for s, sign in matched if s == side} for side, _ in matched}
+    assert all(len(found) == 1 for found in signs.values()) and len(signs) == 2
