@@ -468,7 +468,9 @@ class RepDetector:
             home = still[i:e] & (np.abs(angle[i:e] - far.home) < self.exit_deg)
             back = self._home.first_reached(t_ns[i:e], home)
             if back is not None and (settled is None or back <= settled):
-                return self._far_side_rep(i + back, t_ns, angle, events)
+                k = i + back  # the speed of the way back so far, as the rep's peak speed
+                self._peak_speed = max(self._peak_speed, float(np.abs(speed[i : k + 1]).max()))
+                return self._far_side_rep(k, t_ns, angle, events)
         tracked = e if settled is None else i + settled + 1
         if tracked > i:
             top = i + int(np.argmax(signed[i:tracked]))

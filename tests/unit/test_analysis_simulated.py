@@ -4,6 +4,7 @@ the warnings the scripted faults call for."""
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 
 from monitor.analysis.pipeline import AnalysisPipeline
 from monitor.analysis.results import WarningKind
+from monitor.core.samples import SampleBlock
 from monitor.paths import bundled_dir
 from monitor.sources.inputs import open_input
 
@@ -85,3 +87,19 @@ def test_generic_counts_a_movement_to_both_sides():
     assert [t["side"] for t in truth if t["side"] not in {s for s, _ in matched}] == []
     signs = {side: {sign for s, sign in matched if s == side} for side, _ in matched}
     assert all(len(found) == 1 for found in signs.values()) and len(signs) == 2
+
+
+def test_generic_to_both_sides_in_any_chunking():
+    loaded = open_input(RECORDINGS / "metamotion_s_lower_trunk_rotation.mrec")
+    block = SampleBlock.concat([SampleBlock(t_ns=b.t_ns, acc=b.acc, gyro=b.gyro) for b in loaded])
+    whole = AnalysisPipeline("generic")
+    expected = whole.process(block)
+    rng = np.random.default_rng(5)
+    for _ in range(4):
+        cuts = sorted(set(rng.integers(1, len(block), 120).tolist()))
+        chunked = AnalysisPipeline("generic")
+        events = []
+        for a, b in itertools.pairwise([0, *cuts, len(block)]):
+            events += chunked.process(block.slice(a, b))
+        assert events == expected
+        assert chunked.summary() == whole.summary()
