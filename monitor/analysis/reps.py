@@ -282,6 +282,7 @@ class RepDetector:
         self._settled.since_ns = None
         self._sunk.since_ns = None
         self._pending = None
+        self._far = None
         if self.settings.any_direction:
             self.direction = 0
 
@@ -345,6 +346,7 @@ class RepDetector:
             ):
                 left_ns = self._last_home_ns if self._last_home_ns is not None else rested_ns
                 self._far = _FarSide(left_ns, rested_ns, self.baseline, float(angle[stop - 1]))
+                self._home.since_ns = None
             self._rest_here(rested_ns, float(angle[stop - 1]), events)
             return stop
         if j is None:
