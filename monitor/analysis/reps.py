@@ -155,6 +155,12 @@ class RepShape:
     def in_plane(self) -> bool:
         return abs(self.tilt_deg) <= max(self.off_plane_deg, 0.5 * self.peak_deg)
 
+    def mirrored(self) -> RepShape:
+        """The same rep made to the other side."""
+        return RepShape(
+            self.peak_deg, self.tilt_deg, -self.side, self.duration_s, self.off_plane_deg
+        )
+
     def like(self, other: RepShape) -> bool:
         larger = max(self.peak_deg, other.peak_deg)
         apart = np.hypot(self.peak_deg - other.peak_deg, self.tilt_deg - other.tilt_deg)
@@ -720,7 +726,8 @@ class RepDetector:
     def _repeated(self, t_end_ns: int, events: list) -> bool:
         """Whether the rep just ended repeats the movement: in the plane of the exercise, and
         in a set that already has reps, or like the last counted rep, or like one of the reps
-        before it that wait (the oldest such is counted now, first). Otherwise it waits."""
+        before it that wait (the oldest such is counted now, first, with any waiting rep as
+        large to the other side). Otherwise it waits."""
         shape = RepShape(
             peak_deg=self._peak,
             tilt_deg=self._peak_tilt,
@@ -731,16 +738,21 @@ class RepDetector:
         if not shape.in_plane:
             return False
         like = [waiting for waiting in self._unconfirmed if shape.like(waiting[0])]
-        if like:  # the movement repeats one that waited (the oldest like it counts too)
-            if self.calibration_rom_deg is None:
-                self.calibration_rom_deg = like[0][0].peak_deg
-            self._confirm(like[0][1], t_end_ns, events)
-            self._unconfirmed = []
-        elif self._reps_in_set == 0 and not (self._template and shape.like(self._template)):
+        repeats = self._template is not None and shape.like(self._template)
+        if not like and self._reps_in_set == 0 and not repeats:
             rep, warnings = self._build_rep(t_end_ns)
             pending = _PendingRep(rep=rep, shift=0.0, warnings=tuple(warnings))
             self._unconfirmed = [*self._unconfirmed[-(MAX_WAITING - 1) :], (shape, pending)]
             return False
+        if like and self.calibration_rom_deg is None:
+            self.calibration_rom_deg = like[0][0].peak_deg
+        # the oldest waiting rep it repeats counts too, and so does a rep as large to the
+        # other side (the movement goes both ways), in the order they were made
+        for waiting in self._unconfirmed:
+            other = waiting[0]
+            mirror = other.side != shape.side and other.in_plane and shape.like(other.mirrored())
+            if (like and waiting is like[0]) or mirror:
+                self._confirm(waiting[1], t_end_ns, events)
         self._unconfirmed = []
         self._template = shape
         return True
