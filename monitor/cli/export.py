@@ -48,7 +48,10 @@ TRACE_POINTS = 1500  # angle samples kept for the chart
 
 
 def resolve_prescription(
-    exercise: str | None, program: Path | None, item: int | None, recorded: tuple[str, str]
+    exercise: str | None,
+    program: tuple[Path, Program] | None,
+    item: int | None,
+    recorded: tuple[str, str],
 ) -> tuple[Prescription, ProgramRef | None]:
     """The prescription to analyse with and the program it came from: the command line first,
     then the exercise id the recording's header names, else `generic`. The header's program is
@@ -64,8 +67,8 @@ def resolve_prescription(
             )
     if program is None:
         return prescription_for(get_exercise(exercise)), None
-    loaded = load_program(program)
-    return loaded.prescriptions()[program_item(loaded, program, item)], program_ref(loaded)
+    path, loaded = program
+    return loaded.prescriptions()[program_item(loaded, path, item)], program_ref(loaded)
 
 
 def program_item(program: Program, path: Path, item: int | None) -> int:
@@ -151,7 +154,8 @@ def summarize_file(
         return session_summary(path, opened, run.results(), ref, trace)
     if loaded_program is None:
         warn_if_steps_unfollowed(opened)
-    prescription, ref = resolve_prescription(exercise, program, item, (meta.exercise, meta.program))
+    given = (program, loaded_program) if program is not None and loaded_program else None
+    prescription, ref = resolve_prescription(exercise, given, item, (meta.exercise, meta.program))
     pipeline = AnalysisPipeline(prescription)
     try:
         trace = analyse_with_trace(pipeline, block)
@@ -218,8 +222,9 @@ def export_samples(args: argparse.Namespace) -> list[Path]:
     meta = loaded.metadata
     for warning in meta.warnings:
         print(f"monitor: warning: {warning}", file=sys.stderr)
+    given = (args.program, load_program(args.program)) if args.program is not None else None
     prescription, _program = resolve_prescription(
-        args.exercise, args.program, args.item, (meta.exercise, meta.program)
+        args.exercise, given, args.item, (meta.exercise, meta.program)
     )
     return write_samples_csv(loaded, prescription, args.output, force=args.force)
 

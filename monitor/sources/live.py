@@ -259,7 +259,7 @@ class LiveSession:
                     RecordingHeader(
                         streams=[s.stream_info() for s in self.sensors],
                         exercise=self.exercise if isinstance(self.exercise, str) else "",
-                        program=self.exercise.name if isinstance(self.exercise, Program) else "",
+                        program=self.exercise.id if isinstance(self.exercise, Program) else "",
                     ),
                 )
             consumers = [asyncio.create_task(s.consume()) for s in self.sensors]

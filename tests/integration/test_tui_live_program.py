@@ -105,7 +105,7 @@ async def test_keys_on_the_live_screen_are_recorded_and_replayed_at_their_time(
 
     # The recording holds the keys, in order, at the last sample the screen had received.
     recorded = read_recording(record)
-    assert recorded.header.program == program.name  # the file says what the session was
+    assert recorded.header.program == program.id  # the file says what the session was
     told = [e.event for e in recorded.events if e.event.stream == "back"]
     user = [e for e in told if e.kind in STEP_KINDS or e.kind is EventKind.MARKER]
     assert [e.kind for e in user] == [
